@@ -1,0 +1,106 @@
+# sanboot.lab — `make lab` builds the embedded lab and runs site.yml on it; `make test` runs every test.
+# Both start from a fresh Debian 12 machine: they install what they need (apt, venv, pip).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV       ?= $(CURDIR)/.venv
+PYTHON     ?= /usr/bin/python3
+CACHE      := $(CURDIR)/.cache
+# Images and root filesystems live outside the work tree and survive `git clean`.
+LAB_CACHE  ?= /var/cache/sanboot-lab
+INVENTORY  ?= inventories/local
+COLLECTION := $(CACHE)/collections/ansible_collections/sanboot/lab
+
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CACHE)/collections
+export ANSIBLE_FORCE_COLOR := 0
+export PY_COLORS := 0
+export LAB_CACHE
+
+APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iproute2 iputils-ping \
+	lxc debootstrap tgt vblade libiscsi-bin qemu-utils qemu-block-extra ca-certificates
+
+COLLECTION_SRC := galaxy.yml README.md $(shell find meta plugins roles playbooks docs -type f \
+	-not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: help deps collection lab lab-up site lab-down test test-unit test-sanity test-lint \
+	test-integration test-molecule bench clean
+
+help:
+	@echo "make lab        build the embedded lab (LXC hosts on sanbr0) and run playbooks/site.yml on it"
+	@echo "make lab-down   remove everything the embedded lab created"
+	@echo "make test       unit, sanity, lint, integration (real tgtd/vblade) and molecule tests"
+	@echo "make bench      benchmarks (tables on stdout, JSON under bench/results/)"
+
+## ---- dependencies -------------------------------------------------------------------------
+$(CACHE)/stamp-apt: Makefile
+	@mkdir -p $(CACHE)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing $$missing"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+$(VENV)/stamp: requirements.txt requirements-test.txt $(CACHE)/stamp-apt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-test.txt
+	@touch $@
+
+deps: $(CACHE)/stamp-apt $(VENV)/stamp
+
+## ---- the collection, built and installed for the venv ------------------------------------
+$(COLLECTION)/MANIFEST.json: $(COLLECTION_SRC) $(VENV)/stamp
+	@rm -rf $(CACHE)/dist && mkdir -p $(CACHE)/dist
+	ansible-galaxy collection build --force --output-path $(CACHE)/dist . >/dev/null
+	ansible-galaxy collection install --no-deps --force -p $(CACHE)/collections \
+	  $(CACHE)/dist/sanboot-lab-*.tar.gz >/dev/null
+	@echo "collection sanboot.lab installed in $(CACHE)/collections"
+
+collection: deps $(COLLECTION)/MANIFEST.json
+
+## ---- the embedded lab --------------------------------------------------------------------
+lab: collection
+	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY)
+	ansible-playbook playbooks/site.yml -i $(INVENTORY)
+	ansible-playbook playbooks/lab_summary.yml -i $(INVENTORY)
+
+lab-up: collection
+	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY)
+
+site: collection
+	ansible-playbook playbooks/site.yml -i $(INVENTORY)
+
+lab-down: collection
+	ansible-playbook playbooks/lab_down.yml -i $(INVENTORY)
+
+## ---- tests -------------------------------------------------------------------------------
+test: collection
+	$(MAKE) --no-print-directory test-unit test-sanity test-lint test-integration test-molecule
+	@echo "make test: all suites passed"
+
+test-unit: collection
+	python -m pytest -q tests/unit
+
+test-integration: collection
+	python -m pytest -q tests/integration
+
+test-sanity: collection
+	tests/sanity/run.sh
+
+test-lint: collection
+	ansible-lint --profile production
+
+test-molecule: collection
+	cd $(CURDIR) && molecule test --all
+
+bench: collection
+	python -m bench
+
+clean:
+	rm -rf $(CACHE) tests/output
