@@ -1,0 +1,371 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: iscsi_target
+short_description: iSCSI targets with their LUNs, ACLs and CHAP (tgt, ietd)
+description:
+  - Converges one target (O(name)) or many in one call (O(targets)) on the managed host.
+  - "Provider V(tgt): reads the running state with C(tgtadm --op show), plans the difference and
+    applies it with C(tgtadm). C(changed) comes from that comparison: a run with nothing to do
+    executes no write command (C(tgt-admin --update) is never used: it recreates idle targets
+    even when nothing changed). With O(persist) a tgt-admin config file per target is written
+    under O(config_dir) (mode 0600) so that a tgtd restart restores the same state."
+  - "Provider V(ietd): renders the managed targets into C(ietd.conf), C(initiators.allow) and
+    C(initiators.deny) under O(config_dir), keeping every other target of those files, and
+    applies new, changed or removed targets with C(ietadm) where it and C(/proc/net/iet) exist
+    (otherwise files only, with a warning)."
+  - "Nobody is admitted unless O(initiators), O(initiator_addresses) or O(allow_all=true) say so.
+    tgt and IET OR their ACL entries (an address match admits any initiator name), so
+    O(initiators) and O(initiator_addresses) together are refused: restrict by name (with CHAP)
+    or by address."
+  - "Refused unless O(force=true), before anything changes: removing or replacing a LUN, or
+    removing a target, that has an active session; changing the secret of a CHAP account that is
+    also bound to a target not managed by this call (tgt accounts are global)."
+  - "Always refused: a backing store exported by another target or by a running vblade (AoE)
+    unless both exports are read-only; invalid iSCSI names (RFC 3720 section 3.2.6.3); CHAP
+    secrets shorter than 12 characters (RFC 3720 section 8.2.1); a mutual CHAP secret equal to
+    the incoming one."
+author:
+  - sanboot.lab developers (@sanboot)
+requirements:
+  - "tgt: C(tgtadm) and a running C(tgtd)"
+  - "ietd: nothing to render; C(ietadm) to apply live"
+  - netaddr (Python) for O(initiator_addresses)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reads and plans only; RV(changes) lists what would be done.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: Before/after of the managed targets as YAML (tgt) or of the config files (ietd); no secrets.
+options:
+  name:
+    description:
+      - Target name (IQN, C(eui.) or C(naa.) name; RFC 3720 section 3.2.6.3). Upper case is folded
+        to lower case with a warning.
+      - Mutually exclusive with O(targets); one of them is required.
+    type: str
+  targets:
+    description:
+      - Many targets in one call (the daemon is read once). Each item takes the per-target
+        options O(name), O(state), O(luns), O(initiators), O(initiator_addresses), O(allow_all)
+        and O(chap) with the same meaning. Mutually exclusive with O(name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Target name (IQN).
+        type: str
+        required: true
+      state:
+        description: Whether the target exists.
+        type: str
+        choices: [present, absent]
+        default: present
+      luns:
+        description: Logical units, as O(luns).
+        type: list
+        elements: dict
+        suboptions:
+          lun:
+            description: LUN number, 1-255.
+            type: int
+            required: true
+          path:
+            description: Backing store (file or block device, absolute path; must exist).
+            type: path
+            required: true
+          type:
+            description: V(fileio) or V(blockio), as O(luns[].type).
+            type: str
+            choices: [fileio, blockio]
+            default: fileio
+          readonly:
+            description: Export read-only.
+            type: bool
+            default: false
+          serial:
+            description: SCSI unit serial number (1-36 characters of C(A-Za-z0-9_.:-)).
+            type: str
+      initiators:
+        description: Initiator names admitted, as O(initiators).
+        type: list
+        elements: str
+      initiator_addresses:
+        description: Initiator addresses admitted, as O(initiator_addresses).
+        type: list
+        elements: str
+      allow_all:
+        description: Admit every initiator, as O(allow_all).
+        type: bool
+        default: false
+      chap:
+        description: CHAP credentials, as O(chap).
+        type: dict
+        suboptions:
+          username:
+            description: Incoming CHAP user name.
+            type: str
+          password:
+            description: Incoming CHAP secret, 12 or more characters.
+            type: str
+          mutual_username:
+            description: Mutual (outgoing) CHAP user name.
+            type: str
+          mutual_password:
+            description: Mutual CHAP secret, 12 or more characters, not equal to O(targets[].chap.password).
+            type: str
+  state:
+    description: Whether the target O(name) exists.
+    type: str
+    choices: [present, absent]
+    default: present
+  provider:
+    description: The target implementation on the managed host.
+    type: str
+    choices: [tgt, ietd]
+    default: tgt
+  portals:
+    description:
+      - Portals C(ADDR[:PORT]) (IPv6 as C([ADDR]:PORT); port 3260 when omitted) that tgtd must
+        listen on. tgt portals are daemon-wide, so missing ones are added and none is ever
+        removed. The default V([]) leaves the daemon's portals alone. Ignored by V(ietd) (a warning).
+    type: list
+    elements: str
+    default: []
+  luns:
+    description:
+      - Logical units of the target; LUNs of the target not listed are removed.
+      - LUN 0 is tgt's controller; LUN numbers are 1-255.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      lun:
+        description: LUN number, 1-255.
+        type: int
+        required: true
+      path:
+        description:
+          - Backing store (file or block device, absolute path; must exist). A store may be
+            exported twice (here or by vblade) only when every export is read-only.
+        type: path
+        required: true
+      type:
+        description:
+          - V(fileio) uses the page cache; V(blockio) opens the store with O_DIRECT (tgt
+            C(--bsoflags direct); IET C(Type=blockio), which needs a block device).
+          - Changing it recreates the LUN.
+        type: str
+        choices: [fileio, blockio]
+        default: fileio
+      readonly:
+        description: Export read-only (tgt C(readonly=1), IET C(IOMode=ro)).
+        type: bool
+        default: false
+      serial:
+        description:
+          - SCSI unit serial number (1-36 characters of C(A-Za-z0-9_.:-)). Left as the daemon
+            chose when omitted.
+        type: str
+  initiators:
+    description: Initiator names (IQNs) admitted. Cannot be combined with O(initiator_addresses).
+    type: list
+    elements: str
+    default: []
+  initiator_addresses:
+    description:
+      - Initiator addresses or CIDR networks admitted (any initiator name from there).
+        Cannot be combined with O(initiators).
+    type: list
+    elements: str
+    default: []
+  allow_all:
+    description: Admit every initiator. Cannot be combined with O(initiators) or O(initiator_addresses).
+    type: bool
+    default: false
+  chap:
+    description:
+      - CHAP credentials. Omit (or leave empty) for no CHAP; accounts no longer bound to any
+        target are deleted.
+      - "tgt: accounts are global and tgtadm never shows their secrets; the module knows the
+        last secret it applied from its persisted files and recreates the account when the
+        secret changes. With O(persist=false) an existing account is trusted as it is."
+    type: dict
+    suboptions:
+      username:
+        description: User name the initiator authenticates with (incoming CHAP).
+        type: str
+      password:
+        description: Its secret, 12 or more characters (RFC 3720 section 8.2.1); printable ASCII without blanks, quotes, C(#), C(<), C(>) or backslash.
+        type: str
+      mutual_username:
+        description: User name the target authenticates with (mutual / outgoing CHAP).
+        type: str
+      mutual_password:
+        description: Its secret, 12 or more characters; must differ from O(chap.password).
+        type: str
+  persist:
+    description:
+      - "Write the provider's configuration so a daemon restart restores the same state. tgt:
+        C(<config_dir>/<name with : replaced by _>.conf) for tgt-admin, mode 0600, rewritten
+        only when its content changes, removed with the target. ietd: always writes its files."
+    type: bool
+    default: true
+  config_dir:
+    description: Where the configuration goes. Default C(/etc/tgt/conf.d) (tgt), C(/etc/iet) (ietd).
+    type: path
+  purge:
+    description:
+      - Remove targets of the daemon that are not listed in O(targets) (or are not O(name)), and
+        their persisted files. Respects O(force) for targets with sessions.
+    type: bool
+    default: false
+  force:
+    description:
+      - Allow removing or replacing LUNs and targets that have active sessions (the initiators
+        lose them), and changing a CHAP secret shared with an unmanaged target.
+    type: bool
+    default: false
+  control_port:
+    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)).
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: One target, two LUNs, masked to one initiator, with CHAP
+  sanboot.lab.iscsi_target:
+    name: "{{ '2024-01' | sanboot.lab.iqn('lab.sanboot', 'target1') }}"
+    portals: ["198.51.100.10:3260"]
+    luns:
+      - {lun: 1, path: /srv/iscsi/boot.img}
+      - {lun: 2, path: /srv/iscsi/data.img, serial: DATA0001}
+    initiators: [iqn.2024-01.lab.sanboot:client1]
+    chap:
+      username: client1
+      password: "{{ vault_chap_secret }}"
+
+- name: Many targets in one call, remove the others
+  sanboot.lab.iscsi_target:
+    targets:
+      - name: iqn.2024-01.lab.sanboot:guest1
+        luns: [{lun: 1, path: /dev/vg0/guest1}]
+        initiator_addresses: [198.51.100.0/25]
+      - name: iqn.2024-01.lab.sanboot:old
+        state: absent
+    purge: true
+
+- name: Render an IET configuration
+  sanboot.lab.iscsi_target:
+    provider: ietd
+    name: iqn.2024-01.lab.sanboot:legacy
+    luns: [{lun: 1, path: /dev/vg0/legacy, type: blockio}]
+    initiators: [iqn.2024-01.lab.sanboot:client1]
+"""
+
+RETURN = r"""
+target:
+  description: The target O(name) after the run (null when absent or with O(targets)).
+  returned: always
+  type: dict
+  contains:
+    name: {description: Target name., type: str}
+    tid: {description: Target id (tgt), type: int}
+    luns:
+      description: "LUNs: lun, path, size_bytes (bytes), readonly, type, serial."
+      type: list
+      elements: dict
+    initiators: {description: Initiator names admitted., type: list, elements: str}
+    initiator_addresses: {description: Addresses admitted., type: list, elements: str}
+    allow_all: {description: Whether every initiator is admitted., type: bool}
+    chap_users: {description: Incoming CHAP user names bound., type: list, elements: str}
+    mutual_chap_users: {description: Outgoing CHAP user names bound., type: list, elements: str}
+    sessions:
+      description: Active sessions (initiator, address).
+      type: list
+      elements: dict
+  sample: {name: "iqn.2024-01.lab.sanboot:target1", tid: 1, luns: [{lun: 1, path: /srv/a.img,
+           size_bytes: 67108864, readonly: false, type: fileio, serial: beaf11}],
+           initiators: ["iqn.2024-01.lab.sanboot:client1"], initiator_addresses: [],
+           allow_all: false, chap_users: [client1], mutual_chap_users: [], sessions: []}
+targets:
+  description: Every target of the request (and purged ones still present), in the RV(target) form.
+  returned: always
+  type: list
+  elements: dict
+changes:
+  description: What was (check mode - would be) changed, in order; no secrets.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create target iqn.2024-01.lab.sanboot:target1 (tid 1)", "add LUN 1 /srv/a.img (fileio) to iqn.2024-01.lab.sanboot:target1"]
+commands:
+  description: The write commands that ran, shell-quoted (passwords masked); empty in check mode and when nothing changed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import SpecError, normalise
+from ansible_collections.sanboot.lab.plugins.module_utils import _tgt, _ietd
+
+LUN = dict(lun=dict(type="int", required=True), path=dict(type="path", required=True),
+           type=dict(type="str", choices=["fileio", "blockio"], default="fileio"),
+           readonly=dict(type="bool", default=False), serial=dict(type="str"))
+CHAP = dict(username=dict(type="str"), password=dict(type="str", no_log=True),
+            mutual_username=dict(type="str"), mutual_password=dict(type="str", no_log=True))
+
+
+def main():
+    per_target = dict(
+        luns=dict(type="list", elements="dict", options=LUN),
+        initiators=dict(type="list", elements="str"),
+        initiator_addresses=dict(type="list", elements="str"),
+        allow_all=dict(type="bool", default=False),
+        chap=dict(type="dict", options=CHAP))
+    item = dict(per_target, name=dict(type="str", required=True),
+                state=dict(type="str", choices=["present", "absent"], default="present"))
+    spec = dict(per_target, name=dict(type="str"),
+                targets=dict(type="list", elements="dict", options=item),
+                state=dict(type="str", choices=["present", "absent"], default="present"),
+                provider=dict(type="str", choices=["tgt", "ietd"], default="tgt"),
+                portals=dict(type="list", elements="str", default=[]),
+                persist=dict(type="bool", default=True), config_dir=dict(type="path"),
+                purge=dict(type="bool", default=False), force=dict(type="bool", default=False),
+                control_port=dict(type="int", default=0))
+    for key in ("luns", "initiators", "initiator_addresses"):
+        spec[key] = dict(spec[key], default=[])
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=[("name", "targets")],
+                           required_one_of=[("name", "targets")])
+    p = module.params
+    try:
+        specs, warnings = normalise(p, p["provider"], check_paths=True)
+        portals = [_tgt.normalise_portal(v, "portals[%d]" % i) for i, v in enumerate(p["portals"])]
+    except (SpecError, ValueError) as e:
+        module.fail_json(msg=str(e))
+    for w in warnings:
+        module.warn(w)
+    runner = Runner(module)
+    if p["provider"] == "tgt":
+        result = _tgt.converge(module, runner, specs, portals)
+    else:
+        result = _ietd.converge(module, runner, specs, portals)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

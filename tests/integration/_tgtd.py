@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A throwaway tgtd for integration tests: start on a control port + loopback portal, stop by PID.
+
+Stop as lab-facts.md says: tgtd ignores SIGTERM; set every target offline, delete them
+(``--force``), then ``tgtadm --op delete --mode system`` and wait for the PID (SIGKILL to that PID
+only as a last resort).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+
+class Tgtd(object):
+    def __init__(self, control_port, portal):
+        self.control_port, self.portal, self.proc = str(control_port), portal, None
+
+    def tgtadm(self, *args, check=True):
+        return subprocess.run(["tgtadm", "-C", self.control_port] + list(args), check=check,
+                              capture_output=True, text=True)
+
+    def start(self):
+        self.proc = subprocess.Popen(["/usr/sbin/tgtd", "-f", "-C", self.control_port, "--iscsi",
+                                      "portal=%s" % self.portal], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        while self.tgtadm("--op", "show", "--mode", "sys", check=False).returncode != 0:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tgtd -C %s exited with %s" % (self.control_port,
+                                                                  self.proc.returncode))
+            time.sleep(0.1)
+        return self
+
+    def tids(self):
+        out = self.tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target", check=False).stdout
+        return [int(t) for t in re.findall(r"^Target (\d+):", out, re.M)]
+
+    def show(self):
+        return self.tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target").stdout
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.tgtadm("--op", "update", "--mode", "sys", "--name", "State", "-v", "offline",
+                    check=False)
+        for tid in self.tids():
+            self.tgtadm("--lld", "iscsi", "--op", "delete", "--mode", "target", "--tid", str(tid),
+                        "--force", check=False)
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.tgtadm("--op", "delete", "--mode", "system", check=False)
+            try:
+                self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
