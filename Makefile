@@ -20,7 +20,8 @@ export PY_COLORS := 0
 export LAB_CACHE
 
 APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iproute2 iputils-ping \
-	lxc debootstrap tgt vblade libiscsi-bin qemu-utils qemu-block-extra ca-certificates
+	lxc debootstrap tgt vblade libiscsi-bin qemu-utils qemu-block-extra ca-certificates python3-libvirt \
+	qemu-system-x86 fdisk e2fsprogs
 
 COLLECTION_SRC := galaxy.yml README.md $(shell find meta plugins roles playbooks docs -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)

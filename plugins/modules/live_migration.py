@@ -1,0 +1,240 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: live_migration
+short_description: Move a running guest to another hypervisor, after checking it can go
+description:
+  - Live-migrates the running domain O(domain) from O(source) to O(destination) with libvirt,
+    the Xen xl toolstack or the Xen xend toolstack (xm).
+  - Before the guest is touched every precheck runs; the module fails with every failed check
+    in RV(errors) and the guest untouched when one fails. The checks are that the domain runs
+    on the source, the destination is not the source, the destination is reachable and accepts
+    migrations (libvirt - a distinct host UUID; xm - C(xend-relocation-server yes), a
+    C(xend-relocation-hosts-allow) that admits the source, xend itself listening on the
+    relocation port and no other process holding it), the same CPU architecture and vendor
+    (a running guest cannot move between Intel and AMD CPUs), enough free memory on the
+    destination, every guest disk is shared storage the destination can reach (a network disk
+    such as iSCSI, or an iSCSI LUN under C(/dev/disk/by-path) that the destination has too;
+    a local file or block device is refused), no domain of that name already runs on the
+    destination, and, with O(storage_network), both hosts have an address in it.
+  - Then it migrates, verifies that the domain runs on the destination and no longer on the
+    source, and returns the times and the amount of data from the hypervisor's own job
+    statistics where it keeps them (libvirt).
+  - A failed, refused or timed-out migration leaves the guest running on the source; the
+    module then fails with RV(location=source) after checking where the guest runs.
+  - Idempotent - when the domain already runs on the destination and not on the source,
+    nothing is done and C(changed) is false.
+  - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the
+    destination with O(ssh_command) as root, the ssh trust the role C(sanboot.lab.xen_relocation)
+    sets up.
+author:
+  - sanboot.lab developers (@sanboot)
+requirements:
+  - libvirt - libvirt-python (Debian C(python3-libvirt)) on the host that runs the module.
+  - xl, xm - the toolstack on both dom0s, C(ssh), C(ip), C(ss) and coreutils C(timeout).
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Runs the prechecks only; C(changed) tells whether a migration would happen.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details: The diff shows the host the domain runs on, before and after.
+options:
+  domain:
+    description: Name of the running guest (libvirt domain or Xen domU name).
+    type: str
+    required: true
+  source:
+    description:
+      - The host the guest runs on now (name or address), as the destination sees it.
+      - For xl and xm the module must run on this host.
+    type: str
+    required: true
+  destination:
+    description:
+      - The host to move the guest to (name or address). Must differ from O(source).
+      - For xl and xm, the host C(xl migrate)/C(xm migrate) connects to.
+    type: str
+    required: true
+  driver:
+    description: Toolstack that moves the guest.
+    type: str
+    choices: [libvirt, xl, xm]
+    default: libvirt
+  live:
+    description:
+      - Keep the guest running while its memory is copied (pre-copy live migration).
+      - V(false) pauses it for the whole transfer (libvirt and xm only; xl migrate is always live).
+    type: bool
+    default: true
+  max_downtime_ms:
+    description:
+      - Longest pause (milliseconds) the hypervisor may take for the final copy
+        (libvirt C(migrateSetMaxDowntime)). libvirt only.
+    type: int
+  bandwidth_mbps:
+    description:
+      - Bandwidth limit of the transfer in megabits per second (10^6 bit/s). libvirt rounds
+        it up to whole MiB/s; xm passes it as C(--resource). Not for xl.
+    type: int
+  timeout:
+    description:
+      - Seconds the migration may take. libvirt aborts the job (C(abortJob)); xl and xm run
+        under coreutils C(timeout). Either way the guest stays on the source.
+    type: int
+    default: 300
+  storage_network:
+    description:
+      - CIDR of the storage network (for example V(198.51.100.128/25)). When set, both hosts
+        must have an address in it and every iSCSI portal of the guest's disks must lie in it.
+      - Addresses come from C(ip -o addr show) on each host (over O(ssh_command) for a remote
+        one; for a libvirt URI without ssh, the URI's host and O(migrate_uri)'s host).
+    type: str
+  source_uri:
+    description: libvirt URI of the source. Default V(qemu:///system) (the module runs on it).
+    type: str
+  destination_uri:
+    description:
+      - libvirt URI of the destination, opened by the module and, with O(peer2peer), by the
+        source libvirtd. Default C(qemu+ssh://root@DESTINATION/system).
+    type: str
+  migrate_uri:
+    description:
+      - libvirt migration data URI, for example V(tcp://198.51.100.31) - the destination's
+        address on the network the memory should travel (libvirt otherwise uses the
+        destination's host name).
+    type: str
+  peer2peer:
+    description:
+      - libvirt - V(true) lets the source libvirtd drive the migration over its own connection
+        to O(destination_uri) (C(VIR_MIGRATE_PEER2PEER)); the module's connection can fail
+        without stranding a paused guest. V(false) drives it from the module.
+    type: bool
+    default: true
+  ssh_command:
+    description:
+      - Command (split like a shell would) that runs a command on another host; the host name
+        and the quoted command are appended. Used for the destination's facts and by
+        C(xl migrate -s).
+    type: str
+    default: ssh -o BatchMode=yes
+notes:
+  - downtime_ms and transferred_bytes are None with xl and xm, which keep no job statistics;
+    total_time_ms is then the wall clock of the migration command.
+"""
+
+EXAMPLES = r"""
+- name: Move the guest to hv2 over the lab network
+  sanboot.lab.live_migration:
+    domain: guest1
+    source: hv1
+    destination: hv2
+    destination_uri: qemu+ssh://root@198.51.100.32/system
+    migrate_uri: tcp://198.51.100.32
+    max_downtime_ms: 50
+    storage_network: 198.51.100.0/25
+  delegate_to: hv1
+  register: moved
+
+- name: Xen with xend (relocation server on port 8002 of dom2)
+  sanboot.lab.live_migration:
+    domain: web1
+    source: dom1
+    destination: dom2
+    driver: xm
+  delegate_to: dom1
+"""
+
+RETURN = r"""
+location:
+  description: Where the guest runs at the end - V(destination), V(source) or V(unknown).
+  returned: always
+  type: str
+total_time_ms:
+  description: Duration of the migration in milliseconds (libvirt job time_elapsed, else wall clock).
+  returned: success, when migrated
+  type: int
+total_time_from:
+  description: V(hypervisor) or V(wall clock), the source of RV(total_time_ms).
+  returned: success, when migrated
+  type: str
+wall_time_ms:
+  description: Wall clock of the migration call in milliseconds, as the module measured it.
+  returned: when migrated or attempted
+  type: int
+downtime_ms:
+  description: Time the guest was paused, milliseconds, from the hypervisor's job statistics (libvirt).
+  returned: success, when migrated
+  type: int
+transferred_bytes:
+  description: Bytes sent (libvirt data_processed).
+  returned: success, when migrated
+  type: int
+stats:
+  description: The job statistics that were available (setup_time, downtime_net... in ms/bytes).
+  returned: success, when migrated
+  type: dict
+errors:
+  description: Every failed precheck or option error.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xl import XlDriver
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xm import XmDriver
+from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            domain=dict(type="str", required=True),
+            source=dict(type="str", required=True),
+            destination=dict(type="str", required=True),
+            driver=dict(type="str", choices=["libvirt", "xl", "xm"], default="libvirt"),
+            live=dict(type="bool", default=True),
+            max_downtime_ms=dict(type="int"),
+            bandwidth_mbps=dict(type="int"),
+            timeout=dict(type="int", default=300),
+            storage_network=dict(type="str"),
+            source_uri=dict(type="str"),
+            destination_uri=dict(type="str"),
+            migrate_uri=dict(type="str"),
+            peer2peer=dict(type="bool", default=True),
+            ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),
+        ),
+        supports_check_mode=True,
+    )
+    runner = Runner(module)
+    driver = module.params["driver"]
+    if driver == "libvirt":
+        try:
+            import libvirt
+        except ImportError:
+            module.fail_json(msg=missing_required_lib(
+                "libvirt-python (Debian: python3-libvirt)"))
+        from ansible_collections.sanboot.lab.plugins.module_utils._migrate_libvirt import (
+            LibvirtDriver,
+        )
+        impl = LibvirtDriver(runner, module.params, libvirt)
+    elif driver == "xl":
+        impl = XlDriver(runner, module.params)
+    else:
+        impl = XmDriver(runner, module.params)
+    run(module, impl)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""libvirt facts: domain and capabilities XML, job statistics (no libvirt needed)."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.sanboot.lab.plugins.module_utils import _migrate_libvirt as lv
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate import prechecks
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "migrate")
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name)) as f:
+        return f.read()
+
+
+def test_domain_xml():
+    dom = lv.parse_domain_xml(fixture("libvirt_domain.xml"))
+    assert dom["memory_bytes"] == 512 << 20 and dom["arch"] == "x86_64"
+    net, block, cdrom = dom["disks"]
+    assert net == {"kind": "network", "protocol": "iscsi", "device": "vda",
+                   "path": "iqn.2024-01.lab.sanboot:guest1/1", "portal": "198.51.100.10",
+                   "port": 3260, "target": "iqn.2024-01.lab.sanboot:guest1", "lun": 1}
+    assert (block["kind"], block["protocol"], block["lun"]) == ("block", "iscsi", 2)
+    assert cdrom == {"kind": "none", "device": "hdc"}
+    assert prechecks(dict(dom, name="guest1", found=True), {"name": "hv1"},
+                     {"name": "hv2", "reachable": True}, "198.51.100.0/25") == [
+        "storage_network: the addresses of hv1 are unknown",
+        "storage_network: the addresses of hv2 are unknown"]
+
+
+def test_file_disk_refused():
+    xml = fixture("libvirt_domain.xml").replace(
+        "<disk type='block' device='disk'>\n      <source dev='/dev/disk/by-path/ip-198.51.100.10"
+        ":3260-iscsi-iqn.2024-01.lab.sanboot:data-lun-2'/>",
+        "<disk type='file' device='disk'>\n      <source file='/var/lib/libvirt/images/d.qcow2'/>")
+    dom = lv.parse_domain_xml(xml)
+    errs = prechecks(dict(dom, name="guest1", found=True), {"name": "hv1"},
+                     {"name": "hv2", "reachable": True})
+    assert errs == ["disk vdb is a local file /var/lib/libvirt/images/d.qcow2: it is not shared "
+                    "storage the destination can reach (put it on an iSCSI LUN both hosts use)"]
+
+
+def test_capabilities():
+    assert lv.parse_capabilities(fixture("libvirt_capabilities.xml")) == {
+        "arch": "x86_64", "vendor": "intel", "uuid": "4c4c4544-0042-3510-8052-b4c04f4d3232"}
+
+
+def test_job_result_and_units():
+    stats = {"type": 3, "operation": 3, "time_elapsed": 752, "downtime": 38,
+             "downtime_net": 37, "setup_time": 4, "data_processed": 31457280,
+             "memory_processed": 31000000}
+    assert lv.job_result(stats) == {"total_time_ms": 752, "downtime_ms": 38,
+                                    "transferred_bytes": 31457280, "setup_time": 4,
+                                    "downtime_net": 37}
+    assert lv.job_result({"memory_processed": 10, "disk_processed": 5}) == {
+        "transferred_bytes": 15}
+    assert lv.bandwidth_mib(1000) == 120 and lv.bandwidth_mib(1) == 1
+
+
+def test_uri_host():
+    assert lv.uri_host("qemu:///system") == (None, None, None)
+    assert lv.uri_host("qemu+ssh://root@198.51.100.32/system") == ("ssh", "root",
+                                                                   "198.51.100.32")
+    assert lv.uri_host("qemu+tcp://127.0.0.1:16510/system") == ("tcp", None, "127.0.0.1")
