@@ -1,0 +1,513 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vblade (userspace AoE target, vblade 25) exports: read, plan, apply (private).
+
+vblade 25 usage: ``vblade [-b bufcnt] [-o offset] [-l length] [-d] [-s] [-r] [-m mac[,mac...]]
+shelf slot netif filename``.  It has no option for the AoE config string.  AoE has no sessions
+or logins: nothing tells a target whether an initiator is using an export, so stopping an
+export can never be checked against "in use" (AoE spec r11: connectionless protocol).
+
+Two supervisors:
+
+* ``systemd``: the template unit ``/etc/systemd/system/sanboot-vblade@.service`` reads
+  ``/etc/sanboot/vblade/e<shelf>.<slot>.env``; instance ``sanboot-vblade@e<shelf>.<slot>``.
+* ``process`` (hosts without systemd): ``setsid -f`` detaches vblade, its output goes to
+  ``/run/sanboot-vblade/e<shelf>.<slot>.log`` and its pid to ``.../e<shelf>.<slot>.pid``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
+MAX_SLOT = 254                    # 0xff is the broadcast slot
+UNIT_NAME = "sanboot-vblade@.service"
+UNIT_DIR = "/etc/systemd/system"
+ENV_DIR = "/etc/sanboot/vblade"
+RUN_DIR = "/run/sanboot-vblade"
+FIELDS = ("shelf", "slot", "interface", "path", "readonly", "direct", "sync", "allowed_macs",
+          "bufcnt", "offset", "length")
+_SAFE_TEXT = re.compile(r'^[^"\\$`\x00-\x1f\x7f]+$')
+_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+_MAC = re.compile(r"^[0-9a-f]{12}$")
+START_SCRIPT = 'p=$1; l=$2; shift 2; echo $$ >"$p"; exec "$@" </dev/null >>"$l" 2>&1'
+
+
+class PlanError(Exception):
+    """A request that must be refused before anything changes."""
+
+
+def device_name(shelf, slot):
+    return "e%d.%d" % (shelf, slot)
+
+
+def unit_instance(shelf, slot):
+    return "sanboot-vblade@%s.service" % device_name(shelf, slot)
+
+
+def normalize_mac(mac):
+    """Any of ``AA:BB:..``, ``aa-bb-..``, ``aabb..`` -> ``aa:bb:cc:dd:ee:ff``; ValueError else."""
+    text = str(mac).strip().lower().replace(":", "").replace("-", "").replace(".", "")
+    if not _MAC.match(text):
+        raise ValueError(mac)
+    return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+
+
+# ---- reading argv and /proc ----------------------------------------------------------------
+def parse_argv(argv):
+    """vblade argv -> dict of FIELDS, or None when it is not a complete vblade command line.
+
+    Options are parsed as glibc getopt does (``b:dsrm:o:l:``): grouped flags, attached or
+    separate arguments, options after operands, ``--`` ends the options."""
+    if not argv or os.path.basename(argv[0]) != "vblade":
+        return None
+    out = {"readonly": False, "direct": False, "sync": False, "allowed_macs": [],
+           "bufcnt": None, "offset": None, "length": None}
+    names = {"r": "readonly", "d": "direct", "s": "sync"}
+    valued = {"b": "bufcnt", "o": "offset", "l": "length", "m": "allowed_macs"}
+    operands, args, i = [], list(argv[1:]), 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            operands.extend(args[i:])
+            break
+        if not arg.startswith("-") or arg == "-":
+            operands.append(arg)
+            continue
+        j = 1
+        while j < len(arg):
+            c = arg[j]
+            if c in names:
+                out[names[c]] = True
+                j += 1
+            elif c in valued:
+                value = arg[j + 1:]
+                if not value:
+                    if i >= len(args):
+                        return None
+                    value, i = args[i], i + 1
+                try:
+                    if c == "m":
+                        out["allowed_macs"] = sorted(set(normalize_mac(m) for m in value.split(",") if m))
+                    else:
+                        out[valued[c]] = int(value)
+                except ValueError:
+                    return None
+                break
+            else:
+                return None
+    if len(operands) != 4:
+        return None
+    try:
+        out.update(shelf=int(operands[0]), slot=int(operands[1]))
+    except ValueError:
+        return None
+    out.update(interface=operands[2], path=operands[3])
+    return out
+
+
+def build_argv(desired, vblade="vblade"):
+    """The vblade command line for a desired export (options in a fixed order)."""
+    argv = [vblade]
+    for flag, key in (("-r", "readonly"), ("-d", "direct"), ("-s", "sync")):
+        if desired.get(key):
+            argv.append(flag)
+    if desired.get("allowed_macs"):
+        argv += ["-m", ",".join(desired["allowed_macs"])]
+    return argv + [str(desired["shelf"]), str(desired["slot"]), desired["interface"], desired["path"]]
+
+
+def _readlink(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def file_id(path):
+    """(st_dev, st_ino) of ``path`` or None."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def running_exports(proc="/proc", all_netns=False):
+    """vblade processes -> list of dict(shelf, slot, interface, path, readonly, pid, + direct, sync,
+    allowed_macs, bufcnt, offset, length, argv, same_netns, file_id).
+
+    By default only processes in the caller's network namespace (their interface names are the
+    caller's); ``all_netns=True`` returns every vblade of the host (for the backing-store check).
+    A relative file name is resolved against the process's cwd; ``file_id`` is (dev, inode) of
+    the file as the process sees it (through ``/proc/PID/root``)."""
+    own_netns = _readlink(os.path.join(proc, "self", "ns", "net"))
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        base = os.path.join(proc, entry)
+        try:
+            with open(os.path.join(base, "cmdline"), "rb") as handle:
+                raw = handle.read()
+        except (IOError, OSError):
+            continue
+        argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
+        parsed = parse_argv(argv)
+        if parsed is None:
+            continue
+        same = _readlink(os.path.join(base, "ns", "net")) == own_netns
+        if not same and not all_netns:
+            continue
+        if not parsed["path"].startswith("/"):
+            parsed["path"] = os.path.join(_readlink(os.path.join(base, "cwd")) or "/", parsed["path"])
+        parsed.update(pid=int(entry), argv=argv, same_netns=same,
+                      file_id=file_id(os.path.join(base, "root") + parsed["path"]))
+        found.append(parsed)
+    return sorted(found, key=lambda e: e["pid"])
+
+
+def pid_alive(pid, proc="/proc"):
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(os.path.join(proc, str(pid), "stat")) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (IOError, OSError, IndexError):
+        return False
+
+
+def size_bytes(path):
+    """Size of a regular file or block device in bytes (None if unreadable)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.seek(0, os.SEEK_END)
+    except (IOError, OSError):
+        return None
+
+
+# ---- validation and planning (pure) --------------------------------------------------------
+def validate(params):
+    """Module parameters -> desired export dict; PlanError names the option and the rule."""
+    shelf, slot = params["shelf"], params["slot"]
+    if not 0 <= shelf <= MAX_SHELF:
+        raise PlanError("shelf=%d is out of range: AoE shelf addresses are 0-%d (0xffff is the "
+                        "broadcast shelf, AoE spec r11 section 2.3)" % (shelf, MAX_SHELF))
+    if not 0 <= slot <= MAX_SLOT:
+        raise PlanError("slot=%d is out of range: AoE slot addresses are 0-%d (0xff is the "
+                        "broadcast slot, AoE spec r11 section 2.3)" % (slot, MAX_SLOT))
+    if not _IFNAME.match(params["interface"] or ""):
+        raise PlanError("interface=%r is not a network interface name (1-15 characters, no "
+                        "whitespace, '/' or ':')" % (params["interface"],))
+    path = params.get("path")
+    if params["state"] == "present" or path:
+        if not path or not path.startswith("/") or not _SAFE_TEXT.match(path):
+            raise PlanError("path=%r must be an absolute path without quotes, backslashes, '$', "
+                            "'`' or control characters" % (path,))
+    macs = []
+    for mac in params.get("allowed_macs") or []:
+        try:
+            macs.append(normalize_mac(mac))
+        except ValueError:
+            raise PlanError("allowed_macs: %r is not a MAC address (6 bytes in hex, e.g. "
+                            "52:54:00:12:34:56)" % (mac,))
+    return {"shelf": shelf, "slot": slot, "interface": params["interface"], "path": path,
+            "readonly": bool(params.get("readonly")), "direct": bool(params.get("direct")),
+            "sync": bool(params.get("sync")), "allowed_macs": sorted(set(macs)),
+            "bufcnt": None, "offset": None, "length": None}
+
+
+def same_export(a, b):
+    return all(a.get(k) == b.get(k) for k in FIELDS)
+
+
+def _same_file(a_path, a_id, b_path, b_id):
+    if a_id is not None and b_id is not None:
+        return a_id == b_id
+    return os.path.normpath(a_path) == os.path.normpath(b_path)
+
+
+def describe(export):
+    """One line for a running or desired export."""
+    flags = [name for name in ("readonly", "direct", "sync") if export.get(name)]
+    if export.get("allowed_macs"):
+        flags.append("allowed_macs=" + ",".join(export["allowed_macs"]))
+    text = "%s on %s: %s" % (device_name(export["shelf"], export["slot"]), export["interface"],
+                             export["path"])
+    return text + (" (%s)" % ", ".join(flags) if flags else "")
+
+
+def check_conflicts(desired, exports, tgt_stores, force):
+    """Refusals of a present export; returns the exports of this device (same netns, same
+    shelf.slot and interface).  ``exports`` from ``running_exports(all_netns=True)``; desired has
+    ``file_id``; ``tgt_stores`` maps a path to [dict(target, lun, readonly, file_id?)]."""
+    dev = device_name(desired["shelf"], desired["slot"])
+    mine = [e for e in exports if e["same_netns"] and (e["shelf"], e["slot"], e["interface"])
+            == (desired["shelf"], desired["slot"], desired["interface"])]
+    if not force:
+        for e in mine:
+            if not _same_file(e["path"], e.get("file_id"), desired["path"], desired.get("file_id")):
+                raise PlanError("shelf/slot %s on %s is already exported from another backing file "
+                                "%s by vblade pid %d; use another shelf/slot, or force=true to replace "
+                                "it" % (dev, desired["interface"], e["path"], e["pid"]))
+    if desired["readonly"] or force:
+        return mine
+    for e in exports:
+        if e in mine or e["readonly"]:
+            continue
+        if _same_file(e["path"], e.get("file_id"), desired["path"], desired.get("file_id")):
+            raise PlanError("path %s is already exported read-write by vblade pid %d (%s); a backing "
+                            "store exported read-write twice gets corrupted: set readonly=true, or "
+                            "force=true if the initiators coordinate their writes"
+                            % (desired["path"], e["pid"], describe(e)))
+    for path, uses in sorted((tgt_stores or {}).items()):
+        for use in uses:
+            if use.get("readonly"):
+                continue
+            if _same_file(path, use.get("file_id"), desired["path"], desired.get("file_id")):
+                raise PlanError("path %s is already exported read-write by tgt target %s LUN %s; a "
+                                "backing store exported read-write twice gets corrupted: set "
+                                "readonly=true, or force=true" % (desired["path"], use.get("target"),
+                                                                  use.get("lun")))
+    return mine
+
+
+class Action(object):
+    """One step of a plan: ``kind`` (stop, start, write_unit, daemon_reload, write_env,
+    remove_env, enable, restart, disable, remove_file), its arguments, a readable text."""
+
+    def __init__(self, kind, text, **args):
+        self.kind, self.text, self.args = kind, text, args
+
+    def __repr__(self):
+        return "Action(%s, %r)" % (self.kind, self.args)
+
+
+def _stop(e, managed):
+    how = "" if e["pid"] in managed else " (not started by this module)"
+    return Action("stop", "stop vblade pid %d%s: %s" % (e["pid"], how, describe(e)), pid=e["pid"])
+
+
+def plan_process(desired, state, mine, managed_pids, force):
+    """Plan for the ``process`` supervisor.  ``mine``: running exports of this device."""
+    if state == "absent":
+        foreign = [e for e in mine if e["pid"] not in managed_pids]
+        if foreign and not force:
+            raise PlanError("vblade pid %d (%s) was not started by this module; state=absent stops it "
+                            "only with force=true (AoE has no sessions: nobody can tell whether an "
+                            "initiator still uses it)" % (foreign[0]["pid"], describe(foreign[0])))
+        return [_stop(e, managed_pids) for e in mine]
+    if len(mine) == 1 and same_export(mine[0], desired):
+        return []
+    actions = [_stop(e, managed_pids) for e in mine]
+    return actions + [Action("start", "start vblade: " + describe(desired), export=desired)]
+
+
+def render_unit(vblade="/usr/sbin/vblade"):
+    """The systemd template unit (one instance per export, ``%i`` = e<shelf>.<slot>)."""
+    return (
+        "# Managed by sanboot.lab (aoe_export): one vblade AoE export per instance e<shelf>.<slot>\n"
+        "[Unit]\n"
+        "Description=AoE export %i (vblade)\n"
+        "After=network.target\n"
+        "\n"
+        "[Service]\n"
+        "Type=simple\n"
+        "EnvironmentFile=" + ENV_DIR + "/%i.env\n"
+        "ExecStart=" + vblade + " $VBLADE_OPTIONS ${VBLADE_SHELF} ${VBLADE_SLOT} ${VBLADE_NETIF} "
+        "${VBLADE_FILE}\n"
+        "Restart=on-failure\n"
+        "RestartSec=2\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=multi-user.target\n")
+
+
+def render_env(desired):
+    """The instance's EnvironmentFile (values are validated: no quotes, '$' or backslashes)."""
+    options = " ".join(build_argv(desired)[1:-4])
+    return ("# Managed by sanboot.lab (aoe_export): %s\n" % describe(desired)
+            + 'VBLADE_OPTIONS="%s"\n' % options
+            + "VBLADE_SHELF=%d\nVBLADE_SLOT=%d\n" % (desired["shelf"], desired["slot"])
+            + 'VBLADE_NETIF="%s"\nVBLADE_FILE="%s"\n' % (desired["interface"], desired["path"]))
+
+
+def plan_systemd(desired, state, mine, unit, force, vblade="/usr/sbin/vblade"):
+    """Plan for the ``systemd`` supervisor.  ``unit``: dict(unit_text, env_text, enabled, active,
+    main_pid) as read from the host (texts None when the file is missing)."""
+    name = unit_instance(desired["shelf"], desired["slot"])
+    dev = device_name(desired["shelf"], desired["slot"])
+    ours = {unit.get("main_pid")} - {None, 0}
+    foreign = [e for e in mine if e["pid"] not in ours]
+    if state == "absent":
+        if foreign and not force:
+            raise PlanError("vblade pid %d (%s) does not belong to %s; state=absent stops it only "
+                            "with force=true" % (foreign[0]["pid"], describe(foreign[0]), name))
+        actions = []
+        if unit.get("enabled") or unit.get("active"):
+            actions.append(Action("disable", "disable and stop " + name, unit=name))
+        actions += [_stop(e, ours) for e in foreign]
+        if unit.get("env_text") is not None:
+            actions.append(Action("remove_env", "remove %s/%s.env" % (ENV_DIR, dev), device=dev))
+        return actions
+    actions = [_stop(e, ours) for e in foreign]
+    unit_text, env_text = render_unit(vblade), render_env(desired)
+    if unit.get("unit_text") != unit_text:
+        actions += [Action("write_unit", "write %s/%s" % (UNIT_DIR, UNIT_NAME), content=unit_text),
+                    Action("daemon_reload", "systemctl daemon-reload")]
+    env_changed = unit.get("env_text") != env_text
+    if env_changed:
+        actions.append(Action("write_env", "write %s/%s.env: %s" % (ENV_DIR, dev, describe(desired)),
+                              device=dev, content=env_text))
+    if not unit.get("enabled") or not unit.get("active"):
+        actions.append(Action("enable", "enable --now " + name, unit=name))
+    if unit.get("active") and (env_changed or unit.get("unit_text") not in (None, unit_text)):
+        actions.append(Action("restart", "restart " + name, unit=name))
+    return actions
+
+
+def state_dict(export, supervisor):
+    """before/after dict for the diff."""
+    if not export:
+        return {"state": "absent"}
+    out = {k: export[k] for k in ("interface", "path", "readonly", "direct", "sync", "allowed_macs")}
+    out.update(state="present", device=device_name(export["shelf"], export["slot"]), supervisor=supervisor)
+    return out
+
+
+# ---- apply ----------------------------------------------------------------------------------
+def _write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def pidfile(dev, run_dir=RUN_DIR):
+    return os.path.join(run_dir, dev + ".pid")
+
+
+def read_pidfile(dev, run_dir=RUN_DIR):
+    text = read_text(pidfile(dev, run_dir))
+    try:
+        return int(text.strip())
+    except (AttributeError, ValueError):
+        return None
+
+
+class Applier(object):
+    """Executes a plan through ``runner`` (the collection's Runner); ``wait`` bounds how long
+    a start or stop may take (seconds)."""
+
+    def __init__(self, runner, vblade="vblade", run_dir=RUN_DIR, unit_dir=UNIT_DIR, env_dir=ENV_DIR,
+                 wait=10.0, proc="/proc"):
+        self.runner, self.vblade, self.run_dir = runner, vblade, run_dir
+        self.unit_dir, self.env_dir, self.wait, self.proc = unit_dir, env_dir, wait, proc
+        self.started_pid = None
+
+    def apply(self, actions):
+        for action in actions:
+            getattr(self, "do_" + action.kind)(**action.args)
+
+    def do_stop(self, pid):
+        self.runner(["kill", "-TERM", str(pid)], ok_rcs=(0, 1))
+        deadline = time.monotonic() + self.wait
+        while pid_alive(pid, self.proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_alive(pid, self.proc):
+            self.runner(["kill", "-KILL", str(pid)], ok_rcs=(0, 1))
+        for dev_pid in os.listdir(self.run_dir) if os.path.isdir(self.run_dir) else []:
+            if dev_pid.endswith(".pid") and read_text(os.path.join(self.run_dir, dev_pid)) == "%d\n" % pid:
+                _remove(os.path.join(self.run_dir, dev_pid))
+
+    def do_start(self, export):
+        dev = device_name(export["shelf"], export["slot"])
+        os.makedirs(self.run_dir, mode=0o755, exist_ok=True)
+        pid_path, log = pidfile(dev, self.run_dir), os.path.join(self.run_dir, dev + ".log")
+        _remove(pid_path)
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
+        argv = ["setsid", "-f", "/bin/sh", "-c", START_SCRIPT, "sanboot-vblade", pid_path, log]
+        self.runner(argv + build_argv(export, self.vblade))
+        deadline = time.monotonic() + self.wait
+        while time.monotonic() < deadline:
+            pid = read_pidfile(dev, self.run_dir)
+            text = (read_text(log) or "")[offset:]
+            if pid and "pid %d: %s" % (pid, dev) in text and pid_alive(pid, self.proc):
+                self.started_pid = pid
+                return
+            if pid and not pid_alive(pid, self.proc):
+                break
+            time.sleep(0.05)
+        self.runner.fail("vblade did not start: %s" % describe(export), argv + build_argv(export, self.vblade),
+                         None, "", (read_text(log) or "")[offset:])
+
+    def do_write_unit(self, content):
+        _write(os.path.join(self.unit_dir, UNIT_NAME), content)
+
+    def do_daemon_reload(self):
+        self.runner(["systemctl", "daemon-reload"])
+
+    def do_write_env(self, device, content):
+        _write(os.path.join(self.env_dir, device + ".env"), content)
+
+    def do_remove_env(self, device):
+        _remove(os.path.join(self.env_dir, device + ".env"))
+
+    def do_enable(self, unit):
+        self.runner(["systemctl", "enable", "--now", unit])
+
+    def do_restart(self, unit):
+        self.runner(["systemctl", "restart", unit])
+
+    def do_disable(self, unit):
+        self.runner(["systemctl", "disable", "--now", unit])
+
+
+def read_systemd(runner, shelf, slot, unit_dir=UNIT_DIR, env_dir=ENV_DIR):
+    """Current systemd state of an export (read-only commands)."""
+    name = unit_instance(shelf, slot)
+    rc_enabled, _o, _e = runner(["systemctl", "is-enabled", name], check=False)
+    rc_active, _o, _e = runner(["systemctl", "is-active", name], check=False)
+    _rc, out, _e = runner(["systemctl", "show", "-p", "MainPID", "--value", name], check=False)
+    try:
+        main_pid = int(out.strip())
+    except ValueError:
+        main_pid = 0
+    return {"unit_text": read_text(os.path.join(unit_dir, UNIT_NAME)),
+            "env_text": read_text(os.path.join(env_dir, device_name(shelf, slot) + ".env")),
+            "enabled": rc_enabled == 0, "active": rc_active == 0, "main_pid": main_pid}
+
+
+def tgt_backing_stores(runner):
+    """tgt's backing stores (``_tgt.backing_stores``) with their file ids; {} without tgt."""
+    try:
+        from ansible_collections.sanboot.lab.plugins.module_utils._tgt import backing_stores
+    except ImportError:
+        return {}
+    if not runner.which("tgtadm", required=False):
+        return {}
+    stores = backing_stores(runner) or {}
+    out = {}
+    for path, uses in stores.items():
+        out[path] = [dict(use, file_id=file_id(path)) for use in uses]
+    return out

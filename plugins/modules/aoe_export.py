@@ -1,0 +1,248 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: aoe_export
+short_description: Export a file or block device over ATA over Ethernet (vblade), supervised
+description:
+  - Makes one vblade AoE export (device C(e<shelf>.<slot>) on O(interface)) present or absent.
+  - The running vblade processes (C(/proc/*/cmdline) in the module's network namespace) are the
+    state; a running export with the same command line is left alone (no command is run).
+    A running export of the same shelf/slot with other options is stopped and started again.
+  - O(supervisor=systemd) writes the template unit C(/etc/systemd/system/sanboot-vblade@.service)
+    (C(Restart=on-failure)) and C(/etc/sanboot/vblade/e<shelf>.<slot>.env), runs
+    C(systemctl daemon-reload) only when the unit file changed, C(systemctl enable --now
+    sanboot-vblade@e<shelf>.<slot>) and restarts the instance only when its env file changed.
+  - O(supervisor=process) (hosts without systemd) starts C(setsid -f vblade ...) detached, with its
+    output in C(/run/sanboot-vblade/e<shelf>.<slot>.log) and its pid in
+    C(/run/sanboot-vblade/e<shelf>.<slot>.pid); it does not survive a reboot.
+  - "Refused before anything changes: a shelf or slot out of range, a missing O(path), a
+    shelf/slot already exported on O(interface) from another file, a missing O(interface), a backing store that
+    another vblade export or a tgt LUN already exports read-write (unless O(readonly=true) or
+    O(force=true))."
+  - AoE has no sessions or logins, so the module cannot tell whether an initiator still uses an
+    export; O(state=absent) stops it anyway. An export this module did not start is stopped only
+    with O(force=true).
+  - vblade 25 has no option for the AoE config string, so this module offers none.
+author:
+  - sanboot.lab developers (@sanboot)
+requirements:
+  - vblade (tested with vblade 25), C(setsid) and C(kill) (util-linux, procps) on the managed host
+  - root (vblade opens a raw socket)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Returns the export before and after (state, device, interface, path and flags).
+    support: full
+options:
+  shelf:
+    description: AoE shelf address (major), 0-65534; 65535 (0xffff) is the broadcast shelf (AoE spec r11 section 2.3).
+    type: int
+    required: true
+  slot:
+    description: AoE slot address (minor), 0-254; 255 (0xff) is the broadcast slot.
+    type: int
+    required: true
+  interface:
+    description: Network interface vblade serves on (AoE is layer 2 - not routed).
+    type: str
+    required: true
+  path:
+    description:
+      - Absolute path of the regular file or block device to export. Required with O(state=present).
+      - Must exist; quotes, backslashes, C($), C(`) and control characters are refused (they would
+        need quoting in the systemd environment file).
+    type: path
+  readonly:
+    description: Export read-only (vblade C(-r)); writes are answered with ATA status 0x41, error ABRT.
+    type: bool
+    default: false
+  allowed_macs:
+    description:
+      - MAC addresses of the initiators allowed to use the export (vblade C(-m)); any notation
+        (C(52:54:00:12:34:56), C(52-54-00-12-34-56), C(525400123456)).
+      - Empty means every host on the segment can read and write the export.
+    type: list
+    elements: str
+    default: []
+  direct:
+    description: Open the backing store with C(O_DIRECT) (vblade C(-d)).
+    type: bool
+    default: false
+  sync:
+    description: Open the backing store with C(O_SYNC) (vblade C(-s)), every write reaches the disk before the reply.
+    type: bool
+    default: false
+  state:
+    description: Whether the export runs (V(present)) or not (V(absent)).
+    type: str
+    choices: [present, absent]
+    default: present
+  force:
+    description:
+      - Allow what is refused otherwise - replace an export of the same shelf/slot on O(interface)
+        from another file, export a backing store a second time read-write, stop an export this
+        module did not start.
+    type: bool
+    default: false
+  supervisor:
+    description:
+      - How vblade is kept running. V(auto) is V(systemd) when C(/run/systemd/system) exists,
+        else V(process).
+    type: str
+    choices: [auto, systemd, process]
+    default: auto
+"""
+
+EXAMPLES = r"""
+- name: Export a disk image read-write to one initiator
+  sanboot.lab.aoe_export:
+    shelf: 1
+    slot: 0
+    interface: eth1
+    path: /srv/aoe/e1.0.img
+    allowed_macs: ["52:54:00:00:00:20"]
+
+- name: Export a golden image read-only to everyone on eth1
+  sanboot.lab.aoe_export:
+    shelf: 1
+    slot: 1
+    interface: eth1
+    path: /srv/aoe/golden.img
+    readonly: true
+
+- name: Stop the export
+  sanboot.lab.aoe_export:
+    shelf: 1
+    slot: 0
+    interface: eth1
+    state: absent
+"""
+
+RETURN = r"""
+device:
+  description: AoE device name, C(e<shelf>.<slot>).
+  returned: always
+  type: str
+  sample: e1.0
+size_bytes:
+  description: Size of the backing store in bytes (what initiators see; vblade rounds down to 512-byte sectors).
+  returned: when O(state=present)
+  type: int
+  sample: 67108864
+pid:
+  description: Pid of the vblade process serving the export (null when absent, or in check mode before it starts).
+  returned: always
+  type: int
+  sample: 4242
+supervisor:
+  description: The supervisor used (V(auto) resolved).
+  returned: always
+  type: str
+  sample: process
+changes:
+  description: What was (or, in check mode, would be) done, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["start vblade: e1.0 on eth1: /srv/aoe/e1.0.img"]
+"""
+
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils import _vblade as vb
+
+
+def _find(exports, desired):
+    return [e for e in exports if (e["shelf"], e["slot"], e["interface"])
+            == (desired["shelf"], desired["slot"], desired["interface"])]
+
+
+def _interface_exists(name):
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            shelf=dict(type="int", required=True),
+            slot=dict(type="int", required=True),
+            interface=dict(type="str", required=True),
+            path=dict(type="path"),
+            readonly=dict(type="bool", default=False),
+            allowed_macs=dict(type="list", elements="str", default=[]),
+            direct=dict(type="bool", default=False),
+            sync=dict(type="bool", default=False),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            force=dict(type="bool", default=False),
+            supervisor=dict(type="str", choices=["auto", "systemd", "process"], default="auto"),
+        ),
+        required_if=[("state", "present", ["path"])],
+        supports_check_mode=True,
+    )
+    params, runner = module.params, Runner(module)
+    present = params["state"] == "present"
+    supervisor = params["supervisor"]
+    if supervisor == "auto":
+        supervisor = "systemd" if os.path.isdir("/run/systemd/system") else "process"
+    try:
+        desired = vb.validate(params)
+        if present and not os.path.exists(desired["path"]):
+            raise vb.PlanError("path=%s does not exist (create the backing file or block device first)"
+                               % desired["path"])
+        if present and not _interface_exists(desired["interface"]):
+            raise vb.PlanError("interface=%s does not exist in this network namespace" % desired["interface"])
+        desired["file_id"] = vb.file_id(desired["path"]) if present else None
+        vblade = runner.which("vblade", required=present) or "vblade"
+        exports = vb.running_exports(all_netns=True)
+        if present:
+            stores = {} if desired["readonly"] or params["force"] else vb.tgt_backing_stores(runner)
+            mine = vb.check_conflicts(desired, exports, stores, params["force"])
+        else:
+            mine = _find([e for e in exports if e["same_netns"]], desired)
+        dev = vb.device_name(desired["shelf"], desired["slot"])
+        if supervisor == "systemd":
+            unit = vb.read_systemd(runner, desired["shelf"], desired["slot"])
+            actions = vb.plan_systemd(desired, params["state"], mine, unit, params["force"], vblade)
+        else:
+            managed = set([vb.read_pidfile(dev)]) - set([None])
+            actions = vb.plan_process(desired, params["state"], mine, managed, params["force"])
+    except vb.PlanError as exc:
+        module.fail_json(msg=str(exc))
+
+    before = vb.state_dict(mine[0] if mine else None, supervisor)
+    after = vb.state_dict(desired if present else None, supervisor)
+    pid = mine[0]["pid"] if mine and not actions else None
+    if actions and not module.check_mode:
+        applier = vb.Applier(runner, vblade=vblade)
+        applier.apply(actions)
+        pid = applier.started_pid
+        if present and supervisor == "systemd":
+            pid = vb.read_systemd(runner, desired["shelf"], desired["slot"])["main_pid"] or None
+    result = dict(changed=bool(actions), device=dev, pid=pid, supervisor=supervisor,
+                  changes=[a.text for a in actions])
+    if present:
+        result["size_bytes"] = vb.size_bytes(desired["path"])
+    if module._diff:
+        result["diff"] = dict(before=before, after=after)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
