@@ -82,7 +82,7 @@ lab-down: collection
 
 ## ---- tests -------------------------------------------------------------------------------
 test: collection
-	$(MAKE) --no-print-directory test-unit test-sanity test-lint test-integration test-molecule
+	$(MAKE) --no-print-directory test-unit test-sanity test-lint test-molecule test-integration
 	@echo "make test: all suites passed"
 
 test-unit: collection
