@@ -21,7 +21,7 @@ export LAB_CACHE
 
 APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iproute2 iputils-ping \
 	lxc debootstrap tgt vblade libiscsi-bin qemu-utils qemu-block-extra ca-certificates python3-libvirt \
-	qemu-system-x86 fdisk e2fsprogs
+	qemu-system-x86 fdisk e2fsprogs shellcheck
 
 COLLECTION_SRC := galaxy.yml README.md $(shell find meta plugins roles playbooks docs -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)
@@ -67,9 +67,7 @@ collection: deps $(COLLECTION)/MANIFEST.json
 
 ## ---- the embedded lab --------------------------------------------------------------------
 lab: collection
-	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY)
-	ansible-playbook playbooks/site.yml -i $(INVENTORY)
-	ansible-playbook playbooks/lab_summary.yml -i $(INVENTORY)
+	ansible-playbook playbooks/lab.yml -i $(INVENTORY)
 
 lab-up: collection
 	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY)
