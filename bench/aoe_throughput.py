@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sequential AoE read throughput of the collection's userspace client against vblade.
 
-Run as root: ``.venv/bin/python bench/aoe_throughput.py [--mib 64]``.  For each MTU (1500, 9000)
+Run as root: ``python -m bench aoe_throughput [--mib 64]``.  For each MTU (1500, 9000)
 it makes two network namespaces (``sbaoe-bt`` target, ``sbaoe-bc`` client) joined by a veth pair,
 starts ``vblade`` on a sparse file in the target namespace, reads the whole file with
 ``_aoe.AoEClient`` (one request in flight) in the client namespace, prints a table and writes
@@ -11,15 +11,17 @@ JSON to ``bench/results/aoe_throughput.json``.  Everything it started is stopped
 """
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench import _common
+
+ROOT = _common.ROOT
+COLUMNS = [("mtu", "MTU", "%d"), ("sectors_per_request", "sect/req", "%d"), ("bytes", "bytes", "%d"),
+           ("seconds", "s", "%.2f"), ("mib_per_s", "MiB/s", "%.1f")]
 NS_T, NS_C = "sbaoe-bt", "sbaoe-bc"
 CLIENT = r"""
 import sys, time
@@ -56,12 +58,13 @@ def run_once(mtu, mib, tmp):
            "sbaoe-bcv", "netns", NS_C, "mtu", str(mtu))
         sh("ip", "-n", NS_T, "link", "set", "sbaoe-btv", "up")
         sh("ip", "-n", NS_C, "link", "set", "sbaoe-bcv", "up")
-        vblade = subprocess.Popen(["ip", "netns", "exec", NS_T, "vblade", "42", "0", "sbaoe-btv", disk],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        vblade = subprocess.Popen(  # pylint: disable=consider-using-with
+            ["ip", "netns", "exec", NS_T, "vblade", "42", "0", "sbaoe-btv", disk],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         vblade.stdout.readline()                                     # "pid N: e42.0, ... sectors"
         code = CLIENT % {"tree": os.path.join(ROOT, ".cache", "pytest-collections")}
         out = subprocess.run(["ip", "netns", "exec", NS_C, sys.executable, "-c", code], check=True,
-                             stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
+                             stdout=subprocess.PIPE, text=True).stdout.split()
         size, took, step = int(out[0]), float(out[1]), int(out[2])
         return {"mtu": mtu, "bytes": size, "seconds": round(took, 3), "sectors_per_request": step,
                 "mib_per_s": round(size / took / 1048576, 1)}
@@ -73,23 +76,22 @@ def run_once(mtu, mib, tmp):
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL, check=False)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench aoe_throughput",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=64, help="size of the exported file in MiB")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    run = _common.Run("aoe_throughput", {"mib": args.mib, "requests_in_flight": 1,
+                                         "link": "veth between two network namespaces"})
     if not os.path.exists(os.path.join(ROOT, ".cache", "pytest-collections")):
         sys.path.insert(0, os.path.join(ROOT, "tests"))
-        import conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+        import conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel,import-error
     rows = []
     with tempfile.TemporaryDirectory(prefix="aoe-bench-") as tmp:
         for mtu in (1500, 9000):
             rows.append(run_once(mtu, args.mib, tmp))
-    print("%6s %10s %9s %10s" % ("MTU", "sect/req", "MiB", "MiB/s"))
-    for r in rows:
-        print("%6d %10d %9d %10.1f" % (r["mtu"], r["sectors_per_request"], r["bytes"] // 1048576, r["mib_per_s"]))
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "aoe_throughput.json"), "w") as f:
-        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": rows}, f, indent=2)
+    run.report(COLUMNS, rows, _common.deb_versions("vblade"))
+    return rows
 
 
 if __name__ == "__main__":
