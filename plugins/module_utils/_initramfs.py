@@ -1,0 +1,542 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Root on iSCSI through open-iscsi's initramfs-tools hook (private logic of ``initramfs_iscsi``).
+
+What the boot needs, as read in open-iscsi 2.1.8 (Debian bookworm), initramfs-tools 0.142 and
+lvm2 2.03.16:
+
+* ``hooks/iscsi`` copies ``/etc/iscsi/initiatorname.iscsi`` and ``/etc/iscsi/iscsi.initramfs``
+  into the initramfs at ``update-initramfs`` time;
+* ``scripts/local-top/iscsi`` sources ``/etc/iscsi.initramfs`` (shell: ``ISCSI_TARGET_NAME``,
+  ``ISCSI_TARGET_IP`` -- several addresses separated by spaces, one ``iscsistart`` login each --,
+  ``ISCSI_TARGET_PORT`` (one port for all), ``ISCSI_TARGET_GROUP``, ``ISCSI_USERNAME``,
+  ``ISCSI_PASSWORD``, ``ISCSI_IN_USERNAME``, ``ISCSI_IN_PASSWORD``, or ``ISCSI_AUTO=true`` for
+  iBFT) and then reads lower-case ``iscsi_*`` kernel parameters, which override the file;
+* lvm2 has no ``local-top`` script any more: volume groups are activated by udev events
+  (``69-lvm.rules``), and the initramfs waits for ``root=`` in ``local_device_setup``.
+  The settle script written here is a ``local-top`` script with ``PREREQ="iscsi"``: it runs after
+  the iSCSI login and before the wait for the root device, waits for udev to settle and for the
+  root device for at most ``lvm_settle_delay`` seconds, and activates volume groups itself
+  (``lvm vgchange -aay --sysinit``, the classic ``activate_vg``) when the root device is still
+  missing then.
+
+Addresses are checked with the standard library's ``ipaddress`` rather than netaddr: this module
+runs inside guest images, which should not need an extra Python package for it.
+
+The secrets stay in the file (mode 0600), never on the kernel command line (``/proc/cmdline`` is
+world-readable): ``kernel_cmdline`` carries only ``ip=``, ``root=`` and ``clocksource=``.
+"""
+
+from __future__ import annotations
+
+import glob
+import ipaddress
+import os
+import re
+import shlex
+
+from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, validate
+
+ISCSI_CONF = "etc/iscsi/iscsi.initramfs"
+INITIATOR_FILE = "etc/iscsi/initiatorname.iscsi"
+SETTLE_SCRIPT = "etc/initramfs-tools/scripts/local-top/sanboot_lvm_settle"
+UMASK_CONF = "etc/initramfs-tools/conf.d/sanboot-iscsi-umask"
+IFUPDOWN_FILE = "etc/network/interfaces"
+IFUPDOWN_DIR = "etc/network/interfaces.d"
+NETWORKD_FILE = "etc/systemd/network/05-sanboot-%s.network"
+NM_FILE = "etc/NetworkManager/conf.d/90-sanboot-%s.conf"
+NETWORKD_BINS = ("lib/systemd/systemd-networkd", "usr/lib/systemd/systemd-networkd")
+NM_BINS = ("usr/sbin/NetworkManager",)
+REQUIRED = (
+    ("initramfs-tools", ("usr/sbin/update-initramfs", "sbin/update-initramfs")),
+    ("open-iscsi", ("usr/share/initramfs-tools/hooks/iscsi",)),
+    ("open-iscsi (iscsistart)", ("usr/sbin/iscsistart", "sbin/iscsistart")),
+)
+COMMENT = "# sanboot.lab: "
+HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.\n"
+MIN_CHAP = 12
+_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_STANZA = ("iface", "mapping", "auto", "source", "source-directory", "no-auto-down",
+           "no-scripts", "rename")
+_AUTOCONF = ("", "off", "none", "on", "any", "dhcp", "bootp", "rarp", "both")
+
+
+class RequestError(ValueError):
+    """Bad input; the message names the option and the rule."""
+
+
+class FileChange(object):
+    """One file of ``root``: ``after is None`` means it must not exist."""
+
+    def __init__(self, rel, before, after, mode=0o644, before_mode=None):
+        self.rel, self.before, self.after = rel, before, after
+        self.mode, self.before_mode = mode, before_mode
+
+    @property
+    def changed(self):
+        if self.after is None:
+            return self.before is not None
+        return self.before != self.after or self.before_mode != self.mode
+
+
+# ---- validation -----------------------------------------------------------------------------
+
+def _ip(value, what):
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise RequestError("%s: %r is not an IP address" % (what, value))
+
+
+def _iqn(value, what, warnings):
+    try:
+        name, warn = validate(value, what=what)
+    except IQNError as e:
+        raise RequestError(str(e))
+    warnings.extend(warn)
+    return name
+
+
+def _chap(chap):
+    if not chap:
+        return {}
+    out = {}
+    for user, pw in (("username", "password"), ("mutual_username", "mutual_password")):
+        u, p = chap.get(user), chap.get(pw)
+        if bool(u) != bool(p):
+            raise RequestError("chap: %s and %s go together" % (user, pw))
+        if p is not None and len(p) < MIN_CHAP:
+            raise RequestError("chap.%s: a CHAP secret must have at least %d characters "
+                               "(RFC 3720 section 8.2.1: at least 96 bits)" % (pw, MIN_CHAP))
+        for key, val in ((user, u), (pw, p)):
+            if val and ("\n" in val or "\0" in val):
+                raise RequestError("chap.%s: must be one line" % key)
+        if u:
+            out[user], out[pw] = u, p
+    if "mutual_username" in out and "username" not in out:
+        raise RequestError("chap: mutual CHAP (mutual_username) needs the one-way username and "
+                           "password too (RFC 3720 section 8.2.1)")
+    return out
+
+
+def _ip_param(ip, iface):
+    """The ``ip=`` kernel parameter (Documentation/admin-guide/nfs/nfsroot.rst) or None."""
+    dev = iface or ""
+    if ip is None:
+        return None
+    if isinstance(ip, dict):
+        unknown = set(ip) - {"address", "prefix", "gateway", "hostname"}
+        if unknown:
+            raise RequestError("ip: unknown keys %s (address, prefix, gateway, hostname)"
+                               % ", ".join(sorted(unknown)))
+        if not ip.get("address"):
+            raise RequestError("ip.address is required when ip is a dict")
+        addr = str(ip["address"])
+        prefix = ip.get("prefix")
+        if "/" in addr:
+            addr, prefix = addr.split("/", 1)
+        if prefix in (None, ""):
+            raise RequestError("ip.prefix (or address ADDR/PREFIX) is required")
+        try:
+            net = ipaddress.ip_interface("%s/%s" % (_ip(addr, "ip.address"), prefix))
+        except ValueError:
+            raise RequestError("ip.prefix: %r is not a prefix length" % (prefix,))
+        if net.version != 4:
+            raise RequestError("ip.address: the kernel's ip= parameter is IPv4 only")
+        gw = ip.get("gateway") or ""
+        if gw and _ip(gw, "ip.gateway") not in net.network:
+            raise RequestError("ip.gateway: %s is not in %s" % (gw, net.network))
+        host = ip.get("hostname") or ""
+        if ":" in host or " " in host:
+            raise RequestError("ip.hostname: %r may not contain ':' or spaces" % host)
+        return "ip=%s::%s:%s:%s:%s:off" % (net.ip, gw, net.network.netmask, host, dev)
+    ip = str(ip).strip()
+    if ip == "dhcp":
+        return "ip=:::::%s:dhcp" % dev if dev else "ip=dhcp"
+    if ip in _AUTOCONF:
+        return "ip=%s" % ip
+    fields = ip[3:].split(":") if ip.startswith("ip=") else ip.split(":")
+    if len(fields) < 7:
+        raise RequestError("ip: %r is neither 'dhcp', a dict, nor the kernel form "
+                           "ADDR::GW:MASK:HOST:IFACE:off (7 fields separated by ':')" % ip)
+    for idx, what in ((0, "client address"), (1, "server address"), (2, "gateway"),
+                      (3, "netmask")):
+        if fields[idx]:
+            _ip(fields[idx], "ip (%s field)" % what)
+    if fields[6] not in _AUTOCONF:
+        raise RequestError("ip: autoconf field %r is not one of %s" % (fields[6], ", ".join(
+            a for a in _AUTOCONF if a)))
+    if iface and fields[5] and fields[5] != iface:
+        raise RequestError("ip: device field %r differs from boot_interface %r"
+                           % (fields[5], iface))
+    return "ip=" + ":".join(fields)
+
+
+def normalise(params):
+    """Check the module parameters; return ``(request, warnings)`` or raise RequestError."""
+    warnings = []
+    req = dict(params)
+    firmware = bool(params.get("firmware"))
+    portals = params.get("portals") or []
+    if firmware:
+        for key in ("target", "portals", "chap"):
+            if params.get(key):
+                raise RequestError("%s: not allowed with firmware=true (iBFT supplies target, "
+                                   "portal and CHAP; open-iscsi runs 'iscsistart -b')" % key)
+    else:
+        if not params.get("target"):
+            raise RequestError("target: required unless firmware=true")
+        if not portals:
+            raise RequestError("portals: at least one portal address is required unless "
+                               "firmware=true")
+    if params.get("target"):
+        req["target"] = _iqn(params["target"], "target", warnings)
+    if params.get("initiator_name"):
+        req["initiator_name"] = _iqn(params["initiator_name"], "initiator_name", warnings)
+    addrs = []
+    for i, p in enumerate(portals):
+        addr = _ip(p, "portals[%d] (an address; the port is the option port)" % i)
+        if str(addr) in addrs:
+            raise RequestError("portals[%d]: %s is listed twice" % (i, addr))
+        addrs.append(str(addr))
+    req["portals"] = addrs
+    port = params.get("port", 3260)
+    if not 1 <= int(port) <= 65535:
+        raise RequestError("port: %r is not 1-65535" % port)
+    lun = int(params.get("lun", 1))
+    if not 0 <= lun <= 16383:
+        raise RequestError("lun: %r is not 0-16383 (SAM flat addressing)" % lun)
+    req["chap"] = _chap(params.get("chap"))
+    delay = int(params.get("lvm_settle_delay") or 0)
+    if not 0 <= delay <= 600:
+        raise RequestError("lvm_settle_delay: %r seconds is not 0-600" % delay)
+    req["lvm_settle_delay"] = delay
+    cs = params.get("clocksource")
+    if cs and not re.match(r"^[a-z0-9_-]+$", cs):
+        raise RequestError("clocksource: %r is not a clock source name (e.g. jiffies, tsc, xen)"
+                           % cs)
+    iface = params.get("boot_interface")
+    if iface and not _IFNAME.match(iface):
+        raise RequestError("boot_interface: %r is not an interface name (1-15 characters of "
+                           "A-Z a-z 0-9 _ . -)" % iface)
+    ip = params.get("ip")
+    if ip is None and not firmware:
+        ip = "dhcp"
+    req["ip_param"] = _ip_param(ip, iface)
+    req["root_param"] = _root_param(params.get("root_device"), req, firmware)
+    kernels = params.get("kernels") or ["all"]
+    if "all" in kernels and len(kernels) > 1:
+        raise RequestError("kernels: 'all' cannot be combined with versions")
+    req["kernels"] = kernels
+    return req, warnings
+
+
+def _root_param(dev, req, firmware):
+    if dev:
+        if not re.match(r"^(/dev/\S+|(LABEL|UUID|PARTUUID|PARTLABEL)=\S+|iscsi:\S+)$", dev):
+            raise RequestError("root_device: %r is not /dev/..., LABEL=, UUID=, PARTUUID=, "
+                               "PARTLABEL= or iscsi:..." % dev)
+        return "root=" + dev
+    if firmware or len(req["portals"]) != 1 or ":" in req["portals"][0]:
+        raise RequestError("root_device: required with firmware=true, several portals or an "
+                           "IPv6 portal (the default root=iscsi:ADDR::PORT:LUN:TARGET names one "
+                           "IPv4 portal)")
+    return "root=iscsi:%s::%d:%d:%s" % (req["portals"][0], int(req.get("port", 3260)),
+                                        int(req.get("lun", 1)), req["target"])
+
+
+def kernel_cmdline(req):
+    """The parameters the boot loader or hypervisor must pass (no secrets)."""
+    out = [p for p in (req.get("ip_param"), req.get("root_param")) if p]
+    if req.get("clocksource"):
+        out.append("clocksource=%s" % req["clocksource"])
+    return out
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+def render_iscsi_conf(req, redact=False):
+    """Content of ``/etc/iscsi/iscsi.initramfs`` (sourced by /bin/sh in the initramfs)."""
+    lines = [HEADER.rstrip("\n"),
+             "# Read by open-iscsi's initramfs hook (update-initramfs) and sourced by "
+             "/scripts/local-top/iscsi."]
+    if req.get("firmware"):
+        lines.append("ISCSI_AUTO=true")
+        return "\n".join(lines) + "\n"
+    values = [("ISCSI_TARGET_NAME", req["target"]),
+              ("ISCSI_TARGET_IP", " ".join(req["portals"])),
+              ("ISCSI_TARGET_PORT", str(req.get("port", 3260)))]
+    chap = req.get("chap") or {}
+    for var, key, secret in (("ISCSI_USERNAME", "username", False),
+                             ("ISCSI_PASSWORD", "password", True),
+                             ("ISCSI_IN_USERNAME", "mutual_username", False),
+                             ("ISCSI_IN_PASSWORD", "mutual_password", True)):
+        if chap.get(key):
+            values.append((var, "********" if secret and redact else chap[key]))
+    lines.extend("%s=%s" % (k, shlex.quote(v)) for k, v in values)
+    return "\n".join(lines) + "\n"
+
+
+def render_initiator(before, name):
+    """``initiatorname.iscsi`` with ``InitiatorName=name``; other lines are kept."""
+    if before is None:
+        return HEADER + "InitiatorName=%s\n" % name
+    out, done = [], False
+    for line in before.splitlines(True):
+        if re.match(r"^\s*(InitiatorName|GenerateName)\s*=", line):
+            if not done:
+                out.append("InitiatorName=%s\n" % name)
+                done = True
+            continue
+        out.append(line)
+    if not done:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.append("InitiatorName=%s\n" % name)
+    return "".join(out)
+
+
+def initiator_in(text):
+    """The ``InitiatorName`` of an ``initiatorname.iscsi`` text, or None."""
+    m = re.search(r"^\s*InitiatorName\s*=\s*(\S+)", text or "", re.M)
+    return m.group(1) if m else None
+
+
+SETTLE_TEMPLATE = """#!/bin/sh
+# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.
+# Runs after open-iscsi's login (local-top/iscsi) and before the initramfs waits for root=:
+# waits for udev and for the root device for at most %(delay)d seconds, then activates
+# volume groups itself when the root device is still missing (lvm2 activates on udev events).
+PREREQ="iscsi"
+prereqs()
+{
+    echo "$PREREQ"
+}
+case $1 in
+prereqs)
+    prereqs
+    exit 0
+    ;;
+esac
+
+. /scripts/functions
+delay=%(delay)d
+udevadm settle --timeout="$delay" || true
+case "$ROOT" in
+iscsi:*|"") exit 0 ;;
+esac
+i=0
+while [ "$i" -lt "$delay" ]; do
+    if dev="$(resolve_device "$ROOT")" && [ -b "$dev" ]; then
+        exit 0
+    fi
+    sleep 1
+    i=$((i + 1))
+done
+if [ -x /sbin/lvm ]; then
+    /sbin/lvm vgchange -aay --sysinit || true
+    udevadm settle --timeout="$delay" || true
+fi
+exit 0
+"""
+
+
+def render_settle(delay):
+    return SETTLE_TEMPLATE % {"delay": delay}
+
+
+def comment_interface(text, iface):
+    """Comment out ``iface``'s stanzas in an ifupdown ``interfaces`` text.
+
+    ``iface``/``mapping`` stanzas of the interface (and its aliases ``IFACE:N``) with their
+    option lines are commented; ``auto``/``allow-*``/``no-*`` lines lose the interface (the
+    original line is commented and a line with the other interfaces follows).  Every other
+    byte is kept.
+    """
+    out, inside = [], False
+    for line in text.splitlines(True):
+        words = line.split()
+        first = words[0] if words else ""
+        starts = first in _STANZA or first.startswith("allow-")
+        if starts:
+            inside = False
+        mine = [w for w in words[1:] if w == iface or w.startswith(iface + ":")]
+        if first in ("iface", "mapping") and len(words) > 1 and words[1] in mine:
+            inside = True
+            out.append(COMMENT + line)
+        elif inside and words and not first.startswith("#"):
+            out.append(COMMENT + line)
+        elif starts and first not in ("iface", "mapping", "source", "source-directory") \
+                and mine:
+            out.append(COMMENT + line)
+            rest = [w for w in words[1:] if w not in mine]
+            if rest:
+                indent = line[:len(line) - len(line.lstrip())]
+                eol = line[len(line.rstrip("\r\n")):] or "\n"
+                out.append("%s%s %s%s" % (indent, first, " ".join(rest), eol))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def render_networkd(iface):
+    return (HEADER + "# The kernel configured %s (ip=) in the initramfs and the root filesystem "
+            "is on iSCSI\n# over it: systemd-networkd must leave it alone.\n"
+            "[Match]\nName=%s\n\n[Link]\nUnmanaged=yes\n" % (iface, iface))
+
+
+def render_nm(iface):
+    return (HEADER + "# The kernel configured %s (ip=) in the initramfs and the root filesystem "
+            "is on iSCSI\n# over it: NetworkManager must leave it alone.\n"
+            "[keyfile]\nunmanaged-devices+=interface-name:%s\n" % (iface, iface))
+
+
+# ---- reading the root and planning ----------------------------------------------------------
+
+def rpath(root, rel):
+    return os.path.join(root, rel.lstrip("/"))
+
+
+def read_file(root, rel):
+    """``(text, mode)`` of ``root/rel`` or ``(None, None)`` when it does not exist."""
+    path = rpath(root, rel)
+    if not os.path.isfile(path):
+        return None, None
+    with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        return f.read(), os.stat(path).st_mode & 0o7777
+
+
+def check_root(root):
+    """Errors for a root without the packages a root on iSCSI needs."""
+    errors = []
+    if not os.path.isdir(root):
+        return ["root: %s is not a directory" % root]
+    for pkg, paths in REQUIRED:
+        if not any(os.path.exists(rpath(root, p)) for p in paths):
+            errors.append("root: %s is not installed in %s (missing %s)"
+                          % (pkg, root, " or ".join("/" + p for p in paths)))
+    return errors
+
+
+def installed_kernels(root):
+    """Versions with both ``/boot/vmlinuz-V`` and ``/lib/modules/V`` in root, sorted."""
+    out = []
+    for path in glob.glob(rpath(root, "boot/vmlinuz-*")):
+        ver = os.path.basename(path)[len("vmlinuz-"):]
+        if os.path.isdir(rpath(root, "lib/modules/%s" % ver)):
+            out.append(ver)
+    return sorted(out)
+
+
+def select_kernels(requested, installed, root):
+    if not installed:
+        raise RequestError("root: no kernel in %s (need /boot/vmlinuz-VERSION and "
+                           "/lib/modules/VERSION; install linux-image-*)" % root)
+    if requested == ["all"]:
+        return list(installed)
+    missing = [k for k in requested if k not in installed]
+    if missing:
+        raise RequestError("kernels: %s not installed in %s (installed: %s)"
+                           % (", ".join(missing), root, ", ".join(installed)))
+    return list(requested)
+
+
+def _ifupdown_files(root):
+    files = [IFUPDOWN_FILE] if os.path.isfile(rpath(root, IFUPDOWN_FILE)) else []
+    d = rpath(root, IFUPDOWN_DIR)
+    if os.path.isdir(d):
+        files += [os.path.join(IFUPDOWN_DIR, n) for n in sorted(os.listdir(d))
+                  if re.match(r"^[A-Za-z0-9_-]+$", n) and os.path.isfile(os.path.join(d, n))]
+    return files
+
+
+def plan_files(req, root):
+    """``(changes, warnings)``: every file this module manages, with before/after content."""
+    changes, warnings = [], []
+
+    def add(rel, after, mode):
+        before, before_mode = read_file(root, rel)
+        changes.append(FileChange(rel, before, after, mode, before_mode))
+
+    add(ISCSI_CONF, render_iscsi_conf(req), 0o600)
+    before, before_mode = read_file(root, INITIATOR_FILE)
+    if req.get("initiator_name"):
+        changes.append(FileChange(INITIATOR_FILE, before, render_initiator(
+            before, req["initiator_name"]), before_mode or 0o600, before_mode))
+    elif not req.get("firmware") and not initiator_in(before):
+        raise RequestError("initiator_name: required, /%s in %s has no InitiatorName"
+                           % (INITIATOR_FILE, root))
+    umask = (HEADER + "# The initramfs holds CHAP secrets (etc/iscsi.initramfs): keep it private "
+             "(initramfs.conf(5)).\nUMASK=0077\n")
+    add(UMASK_CONF, umask if req.get("chap") else None, 0o644)
+    delay = req.get("lvm_settle_delay") or 0
+    add(SETTLE_SCRIPT, render_settle(delay) if delay else None, 0o755)
+    iface = req.get("boot_interface")
+    if iface:
+        managers = 0
+        for rel in _ifupdown_files(root):
+            text, mode = read_file(root, rel)
+            managers += 1
+            changes.append(FileChange(rel, text, comment_interface(text, iface), mode, mode))
+        if any(os.path.exists(rpath(root, p)) for p in NETWORKD_BINS):
+            managers += 1
+            add(NETWORKD_FILE % iface, render_networkd(iface), 0o644)
+        if any(os.path.exists(rpath(root, p)) for p in NM_BINS):
+            managers += 1
+            add(NM_FILE % iface, render_nm(iface), 0o644)
+        if not managers:
+            warnings.append("boot_interface: no ifupdown, systemd-networkd or NetworkManager "
+                            "found in %s; nothing to tell" % root)
+    return changes, warnings
+
+
+def diff_entry(change, root, redacted_after=None, redacted_before=None):
+    path = rpath(root, change.rel)
+    return {
+        "before_header": path if change.before is not None else "%s (absent)" % path,
+        "after_header": path if change.after is not None else "%s (absent)" % path,
+        "before": redacted_before if redacted_before is not None else (change.before or ""),
+        "after": redacted_after if redacted_after is not None else (change.after or ""),
+    }
+
+
+def redact_conf(text):
+    """``text`` with the CHAP secrets replaced by ``********``."""
+    if not text:
+        return text
+    return re.sub(r"^(ISCSI_(?:IN_)?PASSWORD=).*$", r"\1********", text, flags=re.M)
+
+
+def write_file(root, change):
+    """Apply one FileChange (atomic replace, or removal)."""
+    path = rpath(root, change.rel)
+    if change.after is None:
+        os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.sanboot-tmp" % path
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, change.mode)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        f.write(change.after)
+    os.chmod(tmp, change.mode)
+    os.replace(tmp, path)
+
+
+def initrd_path(root, version):
+    return rpath(root, "boot/initrd.img-%s" % version)
+
+
+def update_argv(root, version):
+    """``update-initramfs -u -k VERSION``, through ``chroot ROOT`` for an image directory."""
+    argv = ["update-initramfs", "-u", "-k", version]
+    if os.path.realpath(root) != "/":
+        argv = ["chroot", root] + argv
+    return argv
+
+
+def kernels_to_rebuild(versions, files_changed, root):
+    """All selected versions when a file changed, else those whose initrd is missing."""
+    if files_changed:
+        return list(versions)
+    return [v for v in versions if not os.path.exists(initrd_path(root, v))]

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lvm_lun's main() with a scripted run_command (LVM answers from fixtures; no processes)."""
+
+import json
+import os
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.sanboot.lab.plugins.modules import lvm_lun
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "lvm")
+MiB = 1024 * 1024
+
+
+def fixture(name):
+    with open(os.path.join(FIX, name)) as f:
+        return f.read()
+
+
+class Exit(Exception):
+    pass
+
+
+def run(monkeypatch, args, lvs_after=None, check=False):
+    """Run the module; return (result, argv of every command run)."""
+    calls = []
+    lvs = [fixture("lvs_san.json")] + ([lvs_after] if lvs_after else [])
+
+    def run_command(self, argv, **kw):
+        calls.append(argv)
+        if argv[0] == "vgs":
+            if argv[-1] != "san":
+                return 5, "", '  Volume group "%s" not found\n' % argv[-1]
+            return 0, fixture("vgs_san.json"), ""
+        if argv[0] == "lvs":
+            return 0, lvs.pop(0) if len(lvs) > 1 else lvs[0], ""
+        return 0, "", ""
+
+    def exit_json(self, **kw):
+        raise Exit(dict(kw, failed=False))
+
+    def fail_json(self, **kw):
+        raise Exit(dict(kw, failed=True))
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: None
+                        if n == "tgtadm" else "/sbin/" + n)
+    monkeypatch.setattr(lvm_lun, "running_exports", lambda all_netns=True: [])
+    monkeypatch.setattr(lvm_lun._lvm, "read_mountinfo", lambda: fixture("mountinfo"))
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    with pytest.raises(Exit) as e:
+        lvm_lun.main()
+    return e.value.args[0], calls
+
+
+def test_create(monkeypatch):
+    after = fixture("lvs_san.json").replace('"lv_name":"idle"', '"lv_name":"new"').replace(
+        '"lv_size":"8388608"', '"lv_size":"12582912"').replace("/dev/san/idle", "/dev/san/new")
+    r, calls = run(monkeypatch, dict(vg="san", name="new", size="10MiB"), lvs_after=after)
+    assert r["changed"] and r["size_bytes"] == 12 * MiB and r["rounded_from"] == 10 * MiB
+    assert ["lvcreate", "-L", "12582912b", "-n", "new", "--wipesignatures", "y", "--yes",
+            "san"] in calls
+    assert r["diff"]["before"] == "absent\n" and "12582912" in r["diff"]["after"]
+
+
+def test_check_mode_uses_lvm_test(monkeypatch):
+    r, calls = run(monkeypatch, dict(vg="san", name="scratch", size="8MiB"), check=True)
+    assert r["changed"] and calls[-1] == ["lvextend", "--test", "-L", "8388608b", "san/scratch"]
+    assert r["size_bytes"] == 8 * MiB
+
+
+def test_noop_runs_only_reads(monkeypatch):
+    r, calls = run(monkeypatch, dict(vg="san", name="scratch", size=4 * MiB))
+    assert not r["changed"] and r["size_bytes"] == 4 * MiB
+    assert [c[0] for c in calls] == ["vgs", "lvs"]
+
+
+def test_errors(monkeypatch):
+    r, calls = run(monkeypatch, dict(vg="san", name="guest1-root", size="1MiB"))
+    assert r["failed"] and "never shrinks" in r["msg"]
+    r, calls = run(monkeypatch, dict(vg="nosuch", name="x", size="1MiB"))
+    assert r["failed"] and "'nosuch' does not exist" in r["msg"]
+    r, calls = run(monkeypatch, dict(vg="san", name="x", size="lots"))
+    assert r["failed"] and r["msg"].startswith("size:") and calls == []
+    r, calls = run(monkeypatch, dict(vg="san", name="guest1-root", state="absent"))
+    assert r["failed"] and "mounted on /srv/guest 1" in r["msg"]
+    assert not any(c[0] == "lvremove" for c in calls)
+    r, calls = run(monkeypatch, dict(vg="san", name="guest1-root", state="absent", force=True))
+    assert r["changed"] and ["lvremove", "-y", "san/guest1-root"] in calls
