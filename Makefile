@@ -26,12 +26,13 @@ APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iprou
 COLLECTION_SRC := galaxy.yml README.md $(shell find meta plugins roles playbooks docs -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: help deps collection lab lab-up site lab-down test test-unit test-sanity test-lint \
+.PHONY: help deps collection lab lab-up site lab-down testbed testbed-down test test-unit test-sanity test-lint \
 	test-integration test-molecule bench clean
 
 help:
 	@echo "make lab        build the embedded lab (LXC hosts on sanbr0) and run playbooks/site.yml on it"
 	@echo "make lab-down   remove everything the embedded lab created"
+	@echo "make testbed    start the QEMU kernel testbed (198.51.100.30; make testbed-down stops it)"
 	@echo "make test       unit, sanity, lint, integration (real tgtd/vblade) and molecule tests"
 	@echo "make bench      benchmarks (tables on stdout, JSON under bench/results/)"
 
@@ -76,7 +77,14 @@ site: collection
 	ansible-playbook playbooks/site.yml -i $(INVENTORY)
 
 lab-down: collection
+	ansible-playbook playbooks/testbed_down.yml
 	ansible-playbook playbooks/lab_down.yml -i $(INVENTORY)
+
+testbed: collection
+	ansible-playbook playbooks/testbed_up.yml
+
+testbed-down: collection
+	ansible-playbook playbooks/testbed_down.yml
 
 ## ---- tests -------------------------------------------------------------------------------
 test: collection

@@ -5,7 +5,7 @@
 
 Use it from any integration test module::
 
-    from _testbed import testbed  # noqa: F401  (pytest fixture)
+    # tests/integration/conftest.py provides the fixture ``testbed``
 
     def test_something(testbed):
         testbed.run("lvm version")                      # CompletedProcess, fails on rc != 0

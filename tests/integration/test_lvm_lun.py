@@ -18,7 +18,6 @@ import sys
 
 import pytest
 
-from _testbed import testbed  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ def module(bed, check=False, **args):
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible"), "all", "-i", bed.host + ",",
             "-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "sanboot.lab.lvm_lun",
             "-a", json.dumps(args), "--diff"] + (["--check"] if check else [])
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     out = json.loads(proc.stdout)
     return out["plays"][0]["tasks"][0]["hosts"][bed.host]
 

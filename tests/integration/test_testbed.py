@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from _testbed import testbed  # noqa: F401  pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 

@@ -16,6 +16,8 @@ ADDRESSES = {"hv1": "198.51.100.71", "hv2": "198.51.100.72"}  # molecule.yml hos
 
 def address(name):
     return ADDRESSES[name]
+
+
 XML = """<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
 <os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
 <devices><interface type='bridge'><source bridge='br0'/><model type='virtio'/><rom enabled='no'/>
@@ -23,7 +25,7 @@ XML = """<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu
 
 
 def test_libvirtd_runs_and_starts_at_boot(hypervisor):
-    _, host = hypervisor
+    host = hypervisor[1]
     service = host.service("libvirtd")
     assert service.is_running
     assert service.is_enabled

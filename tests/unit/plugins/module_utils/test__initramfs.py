@@ -218,7 +218,7 @@ def apply(root, r):
 def test_plan_apply_idempotent(tmp_path):
     root = make_root(tmp_path)
     r = req(chap=dict(username="guest1", password="secretsecret12"), lvm_settle_delay=5)
-    changed, _ = apply(root, r)
+    changed = apply(root, r)[0]
     assert changed == [ir.ISCSI_CONF, ir.INITIATOR_FILE, ir.UMASK_CONF, ir.SETTLE_SCRIPT]
     assert stat.S_IMODE(os.stat(os.path.join(root, ir.ISCSI_CONF)).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.join(root, ir.SETTLE_SCRIPT)).st_mode) == 0o755
@@ -228,7 +228,7 @@ def test_plan_apply_idempotent(tmp_path):
     assert ir.kernels_to_rebuild(["6.1.0-28-amd64"], False, root) == []
     assert ir.kernels_to_rebuild(["6.1.0-28-amd64"], True, root) == ["6.1.0-28-amd64"]
     # settle delay back to 0 and no CHAP: our script and umask file go away
-    changed, _ = apply(root, req())
+    changed = apply(root, req())[0]
     assert set(changed) == {ir.ISCSI_CONF, ir.UMASK_CONF, ir.SETTLE_SCRIPT}
     assert not os.path.exists(os.path.join(root, ir.SETTLE_SCRIPT))
 
