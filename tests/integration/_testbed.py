@@ -28,6 +28,8 @@ import time
 
 import pytest
 
+from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_HOST = "198.51.100.30"
 DEFAULT_KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"
@@ -81,12 +83,7 @@ class Testbed(object):
 
 
 def _playbook(name):
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env.setdefault("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg"))
-    # The work tree itself (tests/conftest.py links it as ansible_collections/sanboot/lab).
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
-        [os.path.join(ROOT, ".cache", "pytest-collections"), os.path.join(ROOT, ".cache", "collections")])
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="default")
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
             os.path.join(ROOT, "playbooks", name)]
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)

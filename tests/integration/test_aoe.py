@@ -21,6 +21,8 @@ import subprocess
 
 import pytest
 
+from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+
 pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,9 +31,6 @@ NS_T, NS_C = "sbaoe-t", "sbaoe-c"
 MAC_CV, MAC_CM = "02:5b:00:00:00:01", "02:5b:00:00:00:02"
 SHELF = 41
 SIZE = 4 * 1024 * 1024
-# The work tree as a collection (tests/conftest.py links it): the modules under test are the
-# files of this checkout, and a concurrent `make collection` cannot pull them away mid-test.
-COLLECTIONS = os.path.join(ROOT, ".cache", "pytest-collections")
 
 
 def sh(*argv):
@@ -53,9 +52,7 @@ class Lab(object):
 
     def run(self, ns, module, args, check=False):
         """Run ``sanboot.lab.<module>`` with ``args`` via ``ansible localhost`` inside ``ns``."""
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-                   ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
-                   ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+        env = ansible_env()
         argv = ["ip", "netns", "exec", ns, ANSIBLE, "localhost", "-i", "localhost,", "-c", "local",
                 "-e", "ansible_python_interpreter=/usr/bin/python3", "--diff",
                 "-m", "sanboot.lab." + module, "-a", json.dumps(args)] + (["--check"] if check else [])

@@ -4,8 +4,8 @@
 """initramfs_iscsi and the debian_iscsi_root role on a real Debian bookworm image directory.
 
 The image (debootstrap minbase + linux-image-amd64, initramfs-tools, open-iscsi, lvm2, python3)
-is built once and cached by ``debian_root_cache.py`` (needs the package registries the first time,
-~2-3 min); each test session works on a copy.  The role runs through the community.general.chroot
+is the cached base root of roles/guest_image (``_guest_root.py``; needs the package registries
+the first time, ~2-3 min); each test session works on a copy.  The role runs through the community.general.chroot
 connection, so ``update-initramfs`` runs for real inside the image; the tests then read the
 generated initramfs with ``lsinitramfs``/``unmkinitramfs`` (run in the chroot).  An initramfs
 rebuild takes ~30 s here.
@@ -21,7 +21,9 @@ import sys
 
 import pytest
 
-import debian_root_cache
+from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+
+from _guest_root import cached_guest_root  # noqa: E402  pylint: disable=wrong-import-order
 
 pytestmark = pytest.mark.integration
 
@@ -29,17 +31,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGET = "iqn.2024-01.lab.sanboot:guest1"
 INITIATOR = "iqn.2024-01.lab.sanboot:guest1-boot"
 SECRET = "guest1-chap-secret"
-
-
-def ansible_env():
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(ROOT, ".cache", "pytest-collections")
-    env["ANSIBLE_STDOUT_CALLBACK"] = "json"
-    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    return env
 
 
 def run_role(image, tmp_path, check=False, **extra):
@@ -77,7 +68,7 @@ def run_role(image, tmp_path, check=False, **extra):
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     """A private copy of the cached bookworm root (removed afterwards)."""
-    cache = debian_root_cache.build()
+    cache = cached_guest_root()
     dest = str(tmp_path_factory.mktemp("image") / "root")
     subprocess.run(["cp", "-a", cache, dest], check=True)
     yield dest

@@ -17,13 +17,14 @@ import sys
 
 import pytest
 
+from _ansible import ansible_env, command  # noqa: E402  pylint: disable=wrong-import-order
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _tgtd import Tgtd  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 CONTROL, PORT = 42, 3263
 PORTAL = "127.0.0.1:%d" % PORT
 CLIENT = "iqn.2024-01.lab.sanboot.test:client1"
@@ -38,7 +39,7 @@ def iqn(suffix):
 
 @pytest.fixture(scope="module")
 def collection():
-    subprocess.run(["make", "-s", "collection"], cwd=ROOT, check=True, capture_output=True)
+    """The work tree is the collection (tests/conftest.py links it; see _ansible.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +64,8 @@ def disks(tmp_path_factory):
 
 def run(args, check=False, diff=False):
     """Run the module with `ansible localhost -m`; return its result dict."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               PATH=VENV_BIN + os.pathsep + os.environ["PATH"])
-    argv = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "sanboot.lab.iscsi_target",
+    env = ansible_env()
+    argv = [command("ansible"), "localhost", "-m", "sanboot.lab.iscsi_target",
             "-a", json.dumps(args)] + (["--check"] if check else []) + (["--diff"] if diff else [])
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
     return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]

@@ -18,6 +18,8 @@ import sys
 
 import pytest
 
+from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +30,7 @@ MiB = 1024 * 1024
 
 def module(bed, check=False, **args):
     """Run sanboot.lab.lvm_lun on the testbed; return its result dict."""
-    env = dict(os.environ, **bed.ansible_env)
-    env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "pytest-collections"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               ANSIBLE_HOST_KEY_CHECKING="False")
+    env = ansible_env(ANSIBLE_HOST_KEY_CHECKING="False", **bed.ansible_env)
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible"), "all", "-i", bed.host + ",",
             "-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "sanboot.lab.lvm_lun",
             "-a", json.dumps(args), "--diff"] + (["--check"] if check else [])

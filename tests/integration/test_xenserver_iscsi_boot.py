@@ -21,6 +21,8 @@ import sys
 
 import pytest
 
+from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+
 pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -65,12 +67,7 @@ def run_role(tree, check=False, **extra):
     inv = root.parent / "inventory.json"
     inv.write_text(json.dumps({"all": {"hosts": {"xs1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
-    env = dict(os.environ, FAKE_DRACUT_LOG=str(log),
-               PATH=str(fake) + os.pathsep + os.path.dirname(sys.executable) + os.pathsep
-               + os.environ.get("PATH", ""),
-               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "pytest-collections"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    env = ansible_env(path_prefix=[str(fake)], FAKE_DRACUT_LOG=str(log))
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inv),
             str(pb)] + (["--check"] if check else [])
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
