@@ -36,7 +36,7 @@ import os
 import re
 import shlex
 
-from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, validate
+from ansible_collections.sanboot.lab.plugins.module_utils._chap import checked_name, normalise as normalise_chap
 
 ISCSI_CONF = "etc/iscsi/iscsi.initramfs"
 INITIATOR_FILE = "etc/iscsi/initiatorname.iscsi"
@@ -55,7 +55,6 @@ REQUIRED = (
 )
 COMMENT = "# sanboot.lab: "
 HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.\n"
-MIN_CHAP = 12
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _STANZA = ("iface", "mapping", "auto", "source", "source-directory", "no-auto-down",
            "no-scripts", "rename")
@@ -90,34 +89,11 @@ def _ip(value, what):
 
 
 def _iqn(value, what, warnings):
-    try:
-        name, warn = validate(value, what=what)
-    except IQNError as e:
-        raise RequestError(str(e))
-    warnings.extend(warn)
-    return name
+    return checked_name(value, what, warnings, RequestError)
 
 
-def _chap(chap):
-    if not chap:
-        return {}
-    out = {}
-    for user, pw in (("username", "password"), ("mutual_username", "mutual_password")):
-        u, p = chap.get(user), chap.get(pw)
-        if bool(u) != bool(p):
-            raise RequestError("chap: %s and %s go together" % (user, pw))
-        if p is not None and len(p) < MIN_CHAP:
-            raise RequestError("chap.%s: a CHAP secret must have at least %d characters "
-                               "(RFC 3720 section 8.2.1: at least 96 bits)" % (pw, MIN_CHAP))
-        for key, val in ((user, u), (pw, p)):
-            if val and ("\n" in val or "\0" in val):
-                raise RequestError("chap.%s: must be one line" % key)
-        if u:
-            out[user], out[pw] = u, p
-    if "mutual_username" in out and "username" not in out:
-        raise RequestError("chap: mutual CHAP (mutual_username) needs the one-way username and "
-                           "password too (RFC 3720 section 8.2.1)")
-    return out
+def _chap(chap, warnings):
+    return normalise_chap(chap, "chap", warnings, RequestError, tokens=False) or {}
 
 
 def _ip_param(ip, iface):
@@ -207,7 +183,7 @@ def normalise(params):
     lun = int(params.get("lun", 1))
     if not 0 <= lun <= 16383:
         raise RequestError("lun: %r is not 0-16383 (SAM flat addressing)" % lun)
-    req["chap"] = _chap(params.get("chap"))
+    req["chap"] = _chap(params.get("chap"), warnings)
     delay = int(params.get("lvm_settle_delay") or 0)
     if not 0 <= delay <= 600:
         raise RequestError("lvm_settle_delay: %r seconds is not 0-600" % delay)

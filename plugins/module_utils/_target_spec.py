@@ -14,7 +14,7 @@ import os
 import re
 import stat
 
-from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, validate as validate_iqn
+from ansible_collections.sanboot.lab.plugins.module_utils._chap import checked_name, normalise as normalise_chap
 
 try:
     import netaddr
@@ -24,9 +24,6 @@ except ImportError:  # pragma: no cover - reported by the module
 
 LUN_MIN = 1      # tgt's LUN 0 is its controller
 LUN_MAX = 255    # single-level peripheral addressing: every initiator handles 0-255
-CHAP_MIN = 12    # RFC 3720 section 8.2.1: CHAP secrets of at least 12 bytes (96 bits)
-CHAP_MAX = 16    # longer secrets work with tgt but not with every initiator (a warning)
-_TOKEN = re.compile(r"^[!$%&()*+,./0-9:;=?@A-Z\[\]^_a-z{|}~-]+$")
 TARGET_KEYS = ("name", "state", "luns", "initiators", "initiator_addresses", "allow_all", "chap")
 
 
@@ -68,12 +65,7 @@ def _err(what, msg):
 
 
 def _iqn(value, what, warnings):
-    try:
-        norm, warns = validate_iqn(value, what=what)
-    except IQNError as e:
-        raise SpecError(str(e))
-    warnings.extend(warns)
-    return norm
+    return checked_name(value, what, warnings, SpecError)
 
 
 def _address(value, what):
@@ -93,33 +85,7 @@ def _address(value, what):
 
 
 def _chap(chap, what, warnings):
-    if not chap or not any(chap.get(k) for k in ("username", "password", "mutual_username",
-                                                 "mutual_password")):
-        return None
-    out = {}
-    for user, pw in (("username", "password"), ("mutual_username", "mutual_password")):
-        u, p = chap.get(user), chap.get(pw)
-        if not u and not p:
-            continue
-        if not u or not p:
-            _err("%s.%s" % (what, user if not u else pw), "%s and %s go together" % (user, pw))
-        for key, val in ((user, u), (pw, p)):
-            if not _TOKEN.match(val):
-                _err("%s.%s" % (what, key), "use printable ASCII without blanks, quotes, '#', "
-                     "'<', '>' or backslash (the tgt/IET config files are whitespace-separated)")
-        if len(p.encode("utf-8")) < CHAP_MIN:
-            _err("%s.%s" % (what, pw), "CHAP secret of %d characters; RFC 3720 section 8.2.1 "
-                 "requires at least %d" % (len(p), CHAP_MIN))
-        if len(p) > CHAP_MAX:
-            warnings.append("%s.%s: CHAP secrets longer than %d characters are refused by some "
-                            "initiators (e.g. Microsoft's)" % (what, pw, CHAP_MAX))
-        out[user], out[pw] = u, p
-    if "mutual_username" in out and "username" not in out:
-        _err("%s.mutual_username" % what, "mutual CHAP needs username/password as well")
-    if out.get("mutual_password") and out.get("mutual_password") == out.get("password"):
-        _err("%s.mutual_password" % what, "must differ from password: RFC 3720 section 8.2.1 "
-             "forbids the same CHAP secret in both directions")
-    return out
+    return normalise_chap(chap, what, warnings, SpecError)
 
 
 def _luns(items, what, check_paths, provider):
