@@ -17,13 +17,14 @@ from _ansible import ansible_env, command, run_json
 
 def cached_guest_root():
     """Path of the guest_image role's cached base root directory (built when missing)."""
+    base = {"name": "Base root",
+            "ansible.builtin.include_role": {"name": "sanboot.lab.guest_image", "tasks_from": "base"}}
+    path = {"name": "Path", "ansible.builtin.debug": {"var": "__guest_image_base_dir"}}
     play = [{"name": "Build or reuse the guest base root", "hosts": "localhost",
              "connection": "local", "gather_facts": False,
              "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}",
                       "guest_image_name": "tests"},
-             "tasks": [{"name": "Base root", "ansible.builtin.include_role": {
-                 "name": "sanboot.lab.guest_image", "tasks_from": "base"}},
-                       {"name": "Path", "ansible.builtin.debug": {"var": "__guest_image_base_dir"}}]}]
+             "tasks": [base, path]}]
     proc, out = run_json([command("ansible-playbook"), "-i", "localhost,", "/dev/stdin"],
                          env=ansible_env(), input=json.dumps(play))
     assert proc.returncode == 0 and out, proc.stdout[-4000:] + proc.stderr[-2000:]
