@@ -14,7 +14,8 @@ A driver (``_migrate_libvirt``, ``_migrate_xl``, ``_migrate_xm``) has ``option_e
   from a block path);
 * host: ``{"name", "reachable", "error", "accepts" (True/False/None = not checked),
   "accept_error", "arch", "vendor", "free_memory_bytes", "addresses" (list or None),
-  "paths" ({path: exists} for the guest's block disks, or None)}``.
+  "paths" ({path: exists} for the guest's block disks, or None), "is_source" (why the
+  destination is the source host itself, or absent)}``.
 
 :func:`prechecks` turns them into a list of clear messages (pure; unit-tested), and
 :func:`run` is the flow every driver shares: checks, check mode, migrate, verify, report.
@@ -125,6 +126,8 @@ def prechecks(guest, src, dst, storage_network=None):
         return ["source %s cannot be queried: %s" % (src.get("name"), src.get("error"))]
     if not guest.get("found"):
         return ["domain %r does not run on the source %s" % (guest.get("name"), src.get("name"))]
+    if dst.get("is_source"):
+        return ["destination %s is the source itself (%s)" % (dst.get("name"), dst["is_source"])]
     if not dst.get("reachable"):
         return ["destination %s is not reachable: %s" % (dst.get("name"), dst.get("error"))]
     if dst.get("accepts") is False:

@@ -13,8 +13,10 @@ The move is ``virDomainMigrateToURI3`` with ``VIR_MIGRATE_LIVE | VIR_MIGRATE_PEE
 ``destination_uri`` and drives all five phases itself, so a client that dies or times out
 cannot leave the guest paused half way, and ``abortJob()`` is handled by the daemons.  With
 ``peer2peer: false`` the module drives ``virDomainMigrate3`` over its two connections.
-Persistent domains also get ``PERSIST_DEST | UNDEFINE_SOURCE`` (one definition, on the host
-that runs the guest).  ``max_downtime_ms`` goes to ``migrateSetMaxDowntime`` (before the
+With ``persistent: move`` (default) persistent domains also get ``PERSIST_DEST |
+UNDEFINE_SOURCE`` (one definition, on the host that runs the guest); ``persistent: keep``
+leaves every definition where it is: the guest runs transient on a host without one, and
+joins the inactive definition (same name and UUID) when it comes back.  ``max_downtime_ms`` goes to ``migrateSetMaxDowntime`` (before the
 start; again once the job runs, for older QEMU drivers), ``bandwidth_mbps`` to
 ``VIR_MIGRATE_PARAM_BANDWIDTH`` (MiB/s, rounded up), ``migrate_uri`` (e.g. ``tcp://IP``: the
 address of the destination on the migration network) to ``VIR_MIGRATE_PARAM_URI``.  A
@@ -114,6 +116,49 @@ def job_result(stats):
     return out
 
 
+# qemu.conf defaults (libvirt 9): the ports an incoming migration may listen on
+QEMU_PORT_RANGE = (49152, 49215)
+
+
+def qemu_port_range(conf_text):
+    """``(min, max)`` of ``migration_port_min``/``_max`` in qemu.conf text (defaults if unset)."""
+    found = dict(zip(("migration_port_min", "migration_port_max"), QEMU_PORT_RANGE))
+    for line in (conf_text or "").splitlines():
+        key, sep, value = line.split("#", 1)[0].partition("=")
+        if sep and key.strip() in found and value.strip().isdigit():
+            found[key.strip()] = int(value.strip())
+    return found["migration_port_min"], found["migration_port_max"]
+
+
+def listening_ports(ss_text):
+    """TCP ports in LISTEN state from ``ss -Hltn`` output (local address in column 4)."""
+    ports = set()
+    for line in ss_text.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[3].rpartition(":")[2].isdigit():
+            ports.add(int(words[3].rpartition(":")[2]))
+    return ports
+
+
+def port_problem(listening, port_range, port=None):
+    """Why no incoming migration can listen on the destination (None when one can).
+
+    With an explicit ``port`` (``migrate_uri`` tcp://ADDR:PORT) that port must be free; else
+    at least one port of qemu.conf's ``migration_port_min``..``max`` (libvirt takes the first
+    free one and fails the migration with "Unable to find an unused port" when none is).
+    """
+    if port is not None:
+        if port in listening:
+            return ("migration port %d is already taken by another process on the "
+                    "destination" % port)
+        return None
+    low, high = port_range
+    if all(p in listening for p in range(low, high + 1)):
+        return ("every migration port %d-%d (qemu.conf migration_port_min/max) is already "
+                "taken on the destination" % (low, high))
+    return None
+
+
 def uri_host(uri):
     """``(transport, user, host)`` of a libvirt URI (host None for a local URI)."""
     parts = urlsplit(uri)
@@ -189,6 +234,12 @@ class LibvirtDriver(object):
             if dom is not None:
                 guest.update(parse_domain_xml(dom.XMLDesc(0)), found=True)
             self._facts(self.sconn, src, self.src_uri)
+        dst_addr = uri_host(self.dst_uri)[2]
+        if dst_addr and uri_host(self.src_uri)[2] is None:
+            if dst_addr in (Host(self.runner, "source").addresses() or []):
+                return guest, src, {"name": self.p["destination"], "reachable": False,
+                                    "is_source": "%s is an address of the source host"
+                                    % dst_addr}
         self.dconn, dst = self._open(self.dst_uri, self.p["destination"])
         if self.dconn is None:
             return guest, src, dst
@@ -200,18 +251,33 @@ class LibvirtDriver(object):
                 urlsplit(self.p["migrate_uri"]).hostname]
         guest["on_destination"] = self._lookup(self.dconn) is not None
         dst["accepts"] = True
+        self._port_check(dst)
         if src.get("uuid") and src.get("uuid") == dst.get("uuid"):
             dst.update(accepts=False, accept_error=(
                 "it reports the same host UUID %s as the source; libvirt refuses to migrate "
                 "(set host_uuid_source = \"machine-id\" in libvirtd.conf)" % dst["uuid"]))
         return guest, src, dst
 
+    def _port_check(self, dst):
+        """The destination's migration port (range) must be free; asked over its ssh URI."""
+        if uri_host(self.dst_uri)[0] != "ssh":
+            return
+        host = self._host(self.dst_uri, dst["name"])
+        rc, out, _err = host.run(["ss", "-Hltn"])
+        if rc != 0:
+            return
+        _rc, conf, _err = host.run(["cat", "/etc/libvirt/qemu.conf"])
+        port = urlsplit(self.p["migrate_uri"]).port if self.p.get("migrate_uri") else None
+        problem = port_problem(listening_ports(out), qemu_port_range(conf), port)
+        if problem:
+            dst.update(accepts=False, accept_error=problem)
+
     def flags(self, dom):
         lv = self.lv
         flags = lv.VIR_MIGRATE_LIVE if self.p["live"] else 0
         if self.p["peer2peer"]:
             flags |= lv.VIR_MIGRATE_PEER2PEER
-        if dom.isPersistent():
+        if self.p.get("persistent", "move") == "move" and dom.isPersistent():
             flags |= lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE
         return flags
 

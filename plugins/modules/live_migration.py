@@ -14,8 +14,11 @@ description:
     the Xen xl toolstack or the Xen xend toolstack (xm).
   - Before the guest is touched every precheck runs; the module fails with every failed check
     in RV(errors) and the guest untouched when one fails. The checks are that the domain runs
-    on the source, the destination is not the source, the destination is reachable and accepts
-    migrations (libvirt - a distinct host UUID; xm - C(xend-relocation-server yes), a
+    on the source, the destination is not the source (by name, or for libvirt an address of
+    the source host), the destination is reachable and accepts migrations (libvirt - a distinct
+    host UUID, and over an ssh URI a free migration port - the port of O(migrate_uri) when it
+    names one, else at least one port of qemu.conf C(migration_port_min)..C(migration_port_max)
+    not held by a listening socket, C(ss -Hltn)); xm - C(xend-relocation-server yes), a
     C(xend-relocation-hosts-allow) that admits the source, xend itself listening on the
     relocation port and no other process holding it), the same CPU architecture and vendor
     (a running guest cannot move between Intel and AMD CPUs), enough free memory on the
@@ -119,6 +122,19 @@ options:
         without stranding a paused guest. V(false) drives it from the module.
     type: bool
     default: true
+  persistent:
+    description:
+      - libvirt - what happens to the definition of a persistent domain.
+      - V(move) defines it on the destination and undefines it on the source
+        (C(VIR_MIGRATE_PERSIST_DEST|VIR_MIGRATE_UNDEFINE_SOURCE)).
+      - V(keep) leaves the definitions where they are - the guest runs as a transient domain on
+        a destination that has none, and moving it back to its home host joins the inactive
+        definition there (same name and UUID). Use it when a role (re)defines the guest on its
+        home hypervisor, such as C(sanboot.lab.libvirt_guest), so that a definition with a new
+        UUID never blocks the way back.
+    type: str
+    choices: [move, keep]
+    default: move
   ssh_command:
     description:
       - Command (split like a shell would) that runs a command on another host; the host name
@@ -213,6 +229,7 @@ def main():
             destination_uri=dict(type="str"),
             migrate_uri=dict(type="str"),
             peer2peer=dict(type="bool", default=True),
+            persistent=dict(type="str", choices=["move", "keep"], default="move"),
             ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),
         ),
         supports_check_mode=True,

@@ -244,3 +244,11 @@ def test_flow_same_host_refused_before_gather():
     drv.gather = None   # must not be called
     res = flow(mod, drv)
     assert mod.failed and res["msg"] == "destination: 'hv1' is the source itself"
+
+
+def test_destination_is_the_source_by_address():
+    dst = {"name": "198.51.100.41", "reachable": False,
+           "is_source": "198.51.100.41 is an address of the source host"}
+    errs = m.prechecks(guest(), host("hv1"), dst)
+    assert errs == ["destination 198.51.100.41 is the source itself "
+                    "(198.51.100.41 is an address of the source host)"]

@@ -67,3 +67,47 @@ def test_uri_host():
     assert lv.uri_host("qemu+ssh://root@198.51.100.32/system") == ("ssh", "root",
                                                                    "198.51.100.32")
     assert lv.uri_host("qemu+tcp://127.0.0.1:16510/system") == ("tcp", None, "127.0.0.1")
+
+
+SS = """LISTEN 0      128          0.0.0.0:22         0.0.0.0:*
+LISTEN 0      1      198.51.100.42:49152      0.0.0.0:*
+LISTEN 0      128             [::]:22            [::]:*
+"""
+
+
+def test_listening_ports_and_qemu_range():
+    assert lv.listening_ports(SS) == {22, 49152}
+    assert lv.qemu_port_range("") == (49152, 49215)
+    conf = "# migration_port_min = 1\nmigration_port_min = 49200\nmigration_port_max = 49201 # x\n"
+    assert lv.qemu_port_range(conf) == (49200, 49201)
+
+
+def test_port_problem():
+    assert lv.port_problem({22, 49152}, (49152, 49215)) is None
+    assert "49152 is already taken" in lv.port_problem({49152}, (49152, 49215), 49152)
+    assert lv.port_problem({49152}, (49152, 49215), 49153) is None
+    msg = lv.port_problem({49200, 49201}, (49200, 49201))
+    assert "every migration port 49200-49201" in msg
+
+
+class _FakeLibvirt(object):
+    VIR_MIGRATE_LIVE, VIR_MIGRATE_PEER2PEER = 1, 2
+    VIR_MIGRATE_PERSIST_DEST, VIR_MIGRATE_UNDEFINE_SOURCE = 8, 16
+
+    @staticmethod
+    def registerErrorHandler(_handler, _ctx):
+        return None
+
+
+class _Dom(object):
+    def isPersistent(self):
+        return True
+
+
+def test_flags_move_or_keep_the_definition():
+    base = dict(source_uri=None, destination_uri=None, destination="hv2", live=True,
+                peer2peer=True)
+    move = lv.LibvirtDriver(None, dict(base, persistent="move"), _FakeLibvirt)
+    keep = lv.LibvirtDriver(None, dict(base, persistent="keep"), _FakeLibvirt)
+    assert move.flags(_Dom()) == 1 | 2 | 8 | 16
+    assert keep.flags(_Dom()) == 1 | 2
