@@ -22,6 +22,7 @@ import subprocess
 import pytest
 
 from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
+from _images import cached_lab_image  # noqa: E402  pylint: disable=wrong-import-order
 
 pytestmark = pytest.mark.integration
 
@@ -230,17 +231,6 @@ def test_jumbo_frames_carry_17_sectors(lab):
 
 
 # ---- supervisor=systemd, in an LXC container with systemd (the lab image) --------------------
-LAB_CACHE = os.environ.get("LAB_CACHE") or "/var/cache/sanboot-lab"
-
-
-def lab_image():
-    """rootfs of a lab image with systemd and vblade (built by the lab role), or None."""
-    images = os.path.join(LAB_CACHE, "images")
-    for name in sorted(os.listdir(images)) if os.path.isdir(images) else []:
-        rootfs = os.path.join(images, name, "rootfs")
-        if all(os.path.exists(os.path.join(rootfs, p)) for p in ("usr/sbin/vblade", "lib/systemd/systemd")):
-            return rootfs
-    return None
 
 
 class Container(object):
@@ -269,9 +259,7 @@ class Container(object):
 
 @pytest.fixture(scope="module")
 def container(tmp_path_factory):
-    rootfs = lab_image()
-    if rootfs is None or not os.path.exists("/usr/bin/lxc-start"):
-        pytest.skip("no lab image with systemd+vblade under %s/images (built by `make lab`)" % LAB_CACHE)
+    rootfs = cached_lab_image()      # the lab's image: systemd and vblade (built when missing)
     base = str(tmp_path_factory.mktemp("lxc"))
     os.makedirs(os.path.join(base, Container.NAME, "delta"))
     import ansible

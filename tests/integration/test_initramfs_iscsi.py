@@ -4,7 +4,7 @@
 """initramfs_iscsi and the debian_iscsi_root role on a real Debian bookworm image directory.
 
 The image (debootstrap minbase + linux-image-amd64, initramfs-tools, open-iscsi, lvm2, python3)
-is the cached base root of roles/guest_image (``_guest_root.py``; needs the package registries
+is the cached base root of roles/guest_image (``_images.py``; needs the package registries
 the first time, ~2-3 min); each test session works on a copy.  The role runs through the community.general.chroot
 connection, so ``update-initramfs`` runs for real inside the image; the tests then read the
 generated initramfs with ``lsinitramfs``/``unmkinitramfs`` (run in the chroot).  An initramfs
@@ -23,7 +23,7 @@ import pytest
 
 from _ansible import ansible_env  # noqa: E402  pylint: disable=wrong-import-order
 
-from _guest_root import cached_guest_root  # noqa: E402  pylint: disable=wrong-import-order
+from _images import cached_guest_root  # noqa: E402  pylint: disable=wrong-import-order
 
 pytestmark = pytest.mark.integration
 
