@@ -45,6 +45,7 @@ UMASK_CONF = "etc/initramfs-tools/conf.d/sanboot-iscsi-umask"
 IFUPDOWN_FILE = "etc/network/interfaces"
 IFUPDOWN_DIR = "etc/network/interfaces.d"
 NETWORKD_FILE = "etc/systemd/network/05-sanboot-%s.network"
+WAIT_ONLINE_FILE = "etc/systemd/system/systemd-networkd-wait-online.service.d/sanboot-iscsi-root.conf"
 NM_FILE = "etc/NetworkManager/conf.d/90-sanboot-%s.conf"
 NETWORKD_BINS = ("lib/systemd/systemd-networkd", "usr/lib/systemd/systemd-networkd")
 NM_BINS = ("usr/sbin/NetworkManager",)
@@ -362,6 +363,15 @@ def render_networkd(iface):
             "[Match]\nName=%s\n\n[Link]\nUnmanaged=yes\n" % (iface, iface))
 
 
+def render_wait_online(iface):
+    """Drop-in for systemd-networkd-wait-online: the boot interface is Unmanaged (above), so it
+    would wait its whole timeout (120 s) for a link networkd never configures, holding
+    network-online.target and open-iscsi.service; the network was up before PID 1 started."""
+    return (HEADER + "# %s was configured by the kernel (ip=) before / was mounted and is Unmanaged in\n"
+            "# systemd-networkd (05-sanboot-%s.network): there is nothing to wait for.\n"
+            "[Service]\nExecStart=\nExecStart=/bin/true\n" % (iface, iface))
+
+
 def render_nm(iface):
     return (HEADER + "# The kernel configured %s (ip=) in the initramfs and the root filesystem "
             "is on iSCSI\n# over it: NetworkManager must leave it alone.\n"
@@ -458,6 +468,7 @@ def plan_files(req, root):
         if any(os.path.exists(rpath(root, p)) for p in NETWORKD_BINS):
             managers += 1
             add(NETWORKD_FILE % iface, render_networkd(iface), 0o644)
+            add(WAIT_ONLINE_FILE, render_wait_online(iface), 0o644)
         if any(os.path.exists(rpath(root, p)) for p in NM_BINS):
             managers += 1
             add(NM_FILE % iface, render_nm(iface), 0o644)

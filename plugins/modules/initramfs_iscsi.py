@@ -121,7 +121,9 @@ options:
       - The interface the kernel configures through C(ip=) and over which the root disk is reached.
       - Its stanzas in C(/etc/network/interfaces) and C(/etc/network/interfaces.d/*) are commented
         out (the rest of the files stays byte-identical); where systemd-networkd is installed a
-        C(/etc/systemd/network/05-sanboot-IFACE.network) with C(Unmanaged=yes), where
+        C(/etc/systemd/network/05-sanboot-IFACE.network) with C(Unmanaged=yes) (networkd would
+        otherwise reconfigure the interface under the mounted root) plus a drop-in that keeps
+        C(systemd-networkd-wait-online) from waiting 120 seconds for that unmanaged link, where
         NetworkManager is installed a C(conf.d) file with C(unmanaged-devices+=) is written.
     type: str
   ip:

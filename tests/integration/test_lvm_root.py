@@ -70,7 +70,7 @@ def image(tmp_path_factory):
                      # (Unmanaged in networkd; networkd reconfiguring it broke the iSCSI session).
                      debian_iscsi_root_boot_interface="eth0",
                      debian_iscsi_root_kernel_cmdline_extra=[
-                         "net.ifnames=0", "systemd.mask=systemd-networkd-wait-online.service"],
+                         "net.ifnames=0"],
                      debian_iscsi_root_ip={"address": GUEST_IP + "/25", "gateway": PORTAL_IP,
                                            "hostname": "lvmroot"})
     try:

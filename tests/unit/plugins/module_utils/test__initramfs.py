@@ -263,6 +263,8 @@ def test_plan_boot_interface_all_managers(tmp_path):
             ir.NM_FILE % "eth0"} <= set(changed) and warnings == []
     with open(os.path.join(root, ir.NETWORKD_FILE % "eth0")) as f:
         assert "Name=eth0\n\n[Link]\nUnmanaged=yes\n" in f.read()
+    with open(os.path.join(root, ir.WAIT_ONLINE_FILE)) as f:
+        assert "[Service]\nExecStart=\nExecStart=/bin/true\n" in f.read()
     with open(os.path.join(root, ir.NM_FILE % "eth0")) as f:
         assert "unmanaged-devices+=interface-name:eth0\n" in f.read()
     assert apply(root, req(boot_interface="eth0"))[0] == []
