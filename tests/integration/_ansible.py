@@ -48,3 +48,24 @@ def run_json(argv, env=None, **kwargs):
     except ValueError:
         out = None
     return proc, out
+
+
+def run_module(name, args, tmpdir, python=sys.executable, check_mode=False, env=None):
+    """Run plugins/modules/<name>.py as Ansible runs it on a host (a Python process reading an
+    ANSIBLE_MODULE_ARGS file), with the work tree's collection importable; return its result.
+
+    ``env``: extra environment variables (a PYTHONPATH given there goes after the collection)."""
+    module_args = dict(args, _ansible_check_mode=check_mode, _ansible_remote_tmp=os.path.join(str(tmpdir), "tmp"),
+                       _ansible_keep_remote_files=False)
+    argsfile = os.path.join(str(tmpdir), "args.json")
+    with open(argsfile, "w") as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": module_args}, f)
+    extra = dict(env or {})
+    pythonpath = os.pathsep.join([COLLECTIONS] + [p for p in [extra.pop("PYTHONPATH", "")] if p])
+    proc = subprocess.run([python, os.path.join(ROOT, "plugins", "modules", name + ".py"), argsfile],
+                          env=dict(os.environ, PYTHONPATH=pythonpath, **extra), capture_output=True,
+                          text=True, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module %s output: %s\n%s" % (name, proc.stdout, proc.stderr))

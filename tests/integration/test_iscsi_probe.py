@@ -12,15 +12,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from _ansible import run_module  # noqa: E402  pylint: disable=wrong-import-order
+
 pytestmark = pytest.mark.integration
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULE = os.path.join(ROOT, "plugins", "modules", "iscsi_probe.py")
 CONTROL = "51"
 PORTAL = "127.0.0.1:3272"
 TARGET = "iqn.2025-01.lab.sanboot.test:probe"
@@ -84,15 +84,7 @@ def probe(tmp_path, check_mode=False, **args):
     args.setdefault("portal", PORTAL)
     args.setdefault("target", TARGET)
     args.setdefault("initiator_name", CLIENT)
-    args["_ansible_check_mode"] = check_mode
-    args["_ansible_remote_tmp"] = str(tmp_path)
-    args["_ansible_keep_remote_files"] = False
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".cache", "pytest-collections"))
-    done = subprocess.run([sys.executable, MODULE, str(args_file)], capture_output=True, text=True,
-                          env=env, check=False)
-    return json.loads(done.stdout)
+    return run_module("iscsi_probe", args, tmp_path, check_mode=check_mode)
 
 
 def test_allowed_login_reads_capacity_and_round_trips(tgtd, lun_files, tmp_path):

@@ -12,18 +12,18 @@ the source.  Real QEMU migrations between two libvirt hosts run in the lab (issu
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
+from _ansible import run_module  # noqa: E402  pylint: disable=wrong-import-order
+
 pytestmark = pytest.mark.integration
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODES = os.path.join(REPO, "tests", "integration", "fixtures", "libvirt")
-MODULE = os.path.join(REPO, "plugins", "modules", "live_migration.py")
 SYSTEM_PYTHON = "/usr/bin/python3"     # Debian's python3-libvirt lives there, not in the venv
 HV1 = "test://" + os.path.join(NODES, "hv1-node.xml")
 HV2 = "test://" + os.path.join(NODES, "hv2-node.xml")
@@ -43,18 +43,9 @@ def module(tmp_path, check_mode=False, **args):
     base = dict(source="hv1", destination="hv2", driver="libvirt", source_uri=HV1,
                 destination_uri=HV2)
     base.update(args)
-    argsfile = tmp_path / "args.json"
-    argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
-        base, _ansible_check_mode=check_mode, _ansible_remote_tmp=str(tmp_path / "tmp"))}))
     site = [p for p in sys.path if p.endswith("site-packages") and REPO in p]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(REPO, ".cache", "pytest-collections")] + site))
-    proc = subprocess.run([SYSTEM_PYTHON, MODULE, str(argsfile)], env=env, capture_output=True,
-                          text=True, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module output: %s\n%s" % (proc.stdout, proc.stderr))
+    return run_module("live_migration", base, tmp_path, python=SYSTEM_PYTHON, check_mode=check_mode,
+                      env={"PYTHONPATH": os.pathsep.join(site)})
 
 
 @needs_libvirt

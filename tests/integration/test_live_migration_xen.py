@@ -23,12 +23,13 @@ import sys
 
 import pytest
 
+from _ansible import run_module  # noqa: E402  pylint: disable=wrong-import-order
+
 pytestmark = pytest.mark.integration
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAKES = os.path.join(REPO, "tests", "integration", "fakes", "xen")
 FIX = os.path.join(REPO, "tests", "unit", "plugins", "module_utils", "fixtures", "migrate")
-MODULE = os.path.join(REPO, "plugins", "modules", "live_migration.py")
 PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 # unique to this file: the fake xend / foreign listener on 127.0.0.2
 XEND_PORT, TAKEN_PORT = 18602, 18603
@@ -85,19 +86,9 @@ class FakeXen(object):
 
     def module(self, check_mode=False, **args):
         """Run live_migration on the source (FAKE_XEN_HOST=source) as Ansible would."""
-        argsfile = self.root / "args.json"
-        argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(
-            args, _ansible_check_mode=check_mode, _ansible_remote_tmp=str(self.root / "tmp"))}))
-        env = dict(os.environ, FAKE_XEN_STATE=str(self.root), FAKE_XEN_HOST=args["source"],
-                   PATH=FAKES + os.pathsep + os.path.dirname(PYTHON) + os.pathsep
-                   + os.environ["PATH"],
-                   PYTHONPATH=os.path.join(REPO, ".cache", "pytest-collections"))
-        proc = subprocess.run([PYTHON, MODULE, str(argsfile)], env=env, capture_output=True,
-                              text=True, check=False)
-        try:
-            return json.loads(proc.stdout)
-        except ValueError:
-            raise AssertionError("module output: %s\n%s" % (proc.stdout, proc.stderr))
+        env = dict(FAKE_XEN_STATE=str(self.root), FAKE_XEN_HOST=args["source"],
+                   PATH=FAKES + os.pathsep + os.path.dirname(PYTHON) + os.pathsep + os.environ["PATH"])
+        return run_module("live_migration", args, self.root, python=PYTHON, check_mode=check_mode, env=env)
 
 
 @pytest.fixture

@@ -3,19 +3,17 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parsing and planning of lvm_lun (no processes)."""
 
-import os
 
 import pytest
 
+from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
+
 from ansible_collections.sanboot.lab.plugins.module_utils import _lvm
 
-FIX = os.path.join(os.path.dirname(__file__), "fixtures", "lvm")
 MiB = 1024 * 1024
 
 
-def fixture(name):
-    with open(os.path.join(FIX, name)) as f:
-        return f.read()
+fixture = fixture_reader("lvm")
 
 
 @pytest.fixture

@@ -5,17 +5,13 @@
 
 from __future__ import annotations
 
-import os
 
+from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils import _migrate_libvirt as lv
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate import prechecks
 
-FIX = os.path.join(os.path.dirname(__file__), "fixtures", "migrate")
 
-
-def fixture(name):
-    with open(os.path.join(FIX, name)) as f:
-        return f.read()
+fixture = fixture_reader("migrate")
 
 
 def test_domain_xml():

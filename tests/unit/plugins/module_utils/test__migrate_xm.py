@@ -9,16 +9,15 @@ import os
 
 import pytest
 
+from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
+
 from ansible_collections.sanboot.lab.plugins.module_utils import _migrate_xm as xm
 
-FIX = os.path.join(os.path.dirname(__file__), "fixtures", "migrate")
 STOCK = os.path.join(os.path.dirname(__file__), "..", "..", "..", "integration", "fixtures",
                      "xen", "xend-config.sxp-xen-4.2.2")
 
 
-def fixture(path):
-    with open(path if os.path.isabs(path) or "/" in path else os.path.join(FIX, path)) as f:
-        return f.read()
+fixture = fixture_reader("migrate")
 
 
 def test_sexpr_basics():

@@ -4,12 +4,13 @@ import os
 
 import pytest
 
+from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
+
 from ansible_collections.sanboot.lab.plugins.module_utils import _tgt
 from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import Lun, TargetSpec
 from ansible_collections.sanboot.lab.plugins.module_utils._tgt import (
     PlanError, TgtState, plan)
 
-FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 T1, T3 = "iqn.2024-01.lab.sanboot:t1", "iqn.2024-01.lab.sanboot:t3"
 NEW = "iqn.2024-01.lab.sanboot:new"
 C1 = "iqn.2024-01.lab.sanboot:client1"
@@ -19,9 +20,7 @@ CHAP1 = dict(username="alice", password="secretsecret12", mutual_username="tgtou
 KNOWN = {"alice": "secretsecret12", "tgtout": "mutualsecret12"}
 
 
-def fixture(name):
-    with open(os.path.join(FIX, name)) as f:
-        return f.read()
+fixture = fixture_reader()
 
 
 @pytest.fixture

@@ -4,21 +4,19 @@
 """lvm_lun's main() with a scripted run_command (LVM answers from fixtures; no processes)."""
 
 import json
-import os
 
 import pytest
+
+from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.sanboot.lab.plugins.modules import lvm_lun
 
-FIX = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "lvm")
 MiB = 1024 * 1024
 
 
-def fixture(name):
-    with open(os.path.join(FIX, name)) as f:
-        return f.read()
+fixture = fixture_reader("lvm")
 
 
 class Exit(Exception):
