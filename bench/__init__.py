@@ -5,4 +5,4 @@
 
 from __future__ import annotations
 
-BENCHMARKS = ("tgt_throughput", "iscsi_target_scale", "aoe_throughput")
+BENCHMARKS = ("tgt_throughput", "iscsi_target_scale", "aoe_throughput", "migration_announce")

@@ -175,6 +175,8 @@ def validate(params):
     for name in ("max_downtime_ms", "bandwidth_mbps", "timeout"):
         if params.get(name) is not None and params[name] <= 0:
             errors.append("%s: must be a positive number, got %r" % (name, params[name]))
+    if params.get("announce") == "at_switchover" and params.get("driver") != "libvirt":
+        errors.append("announce: at_switchover is for the libvirt driver")
     if params.get("storage_network"):
         try:
             ipaddress.ip_network(params["storage_network"], strict=False)

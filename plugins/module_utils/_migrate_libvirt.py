@@ -23,10 +23,14 @@ address of the destination on the migration network) to ``VIR_MIGRATE_PARAM_URI`
 ``timeout`` calls ``abortJob()``; the guest then keeps running on the source.  Statistics come
 from the destination's completed job (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``:
 ``time_elapsed``, ``downtime``, ``data_processed``), as ``virsh domjobinfo --completed``.
+``announce: at_switchover`` adds a :class:`SwitchoverAnnouncer` around the move (module
+``_migrate_announce``): libvirt's event loop runs in a thread, the source's lifecycle event
+SUSPENDED/MIGRATED says ``go``; its report is ``stats["announce"]``.
 """
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -34,6 +38,9 @@ from urllib.parse import urlsplit
 
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate import (
     Host, MigrationError, describe_path, normalise_vendor,
+)
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate_announce import (
+    SwitchoverAnnouncer, bridge_nics, reannounce,
 )
 
 _UNITS = {"b": 1, "bytes": 1, "KB": 1000, "k": 1024, "KiB": 1024, "MB": 10 ** 6, "M": 1024 ** 2,
@@ -166,6 +173,11 @@ def uri_host(uri):
     return transport, parts.username, parts.hostname
 
 
+def _run_events(libvirt):
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
 class LibvirtDriver(object):
 
     def __init__(self, runner, params, libvirt):
@@ -174,6 +186,12 @@ class LibvirtDriver(object):
         self.dst_uri = params["destination_uri"] or (
             "qemu+ssh://root@%s/system" % params["destination"])
         self.sconn = self.dconn = None
+        if params.get("announce") == "at_switchover":
+            # events need libvirt's event loop, registered before any connection is opened
+            libvirt.virEventRegisterDefaultImpl()
+            loop = threading.Thread(target=_run_events, args=(libvirt,))
+            loop.daemon = True
+            loop.start()
         # errors reach the module as exceptions; keep libvirt from also printing them
         libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
@@ -184,6 +202,9 @@ class LibvirtDriver(object):
             if value and "://" not in value:
                 errors.append("%s: %r is not a libvirt URI (driver[+transport]://[host]/path)"
                               % (name, value))
+        if self.p.get("announce") == "at_switchover" and not uri_host(self.dst_uri)[2]:
+            errors.append("announce=at_switchover reaches the destination host over ssh: "
+                          "destination_uri %r names no host" % self.dst_uri)
         if self.p.get("migrate_uri") and "://" not in self.p["migrate_uri"]:
             errors.append("migrate_uri: %r is not a URI such as tcp://198.51.100.31"
                           % self.p["migrate_uri"])
@@ -296,9 +317,61 @@ class LibvirtDriver(object):
         except self.lv.libvirtError:
             return False
 
+    def _announcer(self, dom):
+        """A started SwitchoverAnnouncer watching ``dom`` (announce=at_switchover), else None."""
+        if self.p.get("announce") != "at_switchover":
+            return None
+        lv = self.lv
+        _transport, user, host = uri_host(self.dst_uri)
+        announcer = SwitchoverAnnouncer(shlex.split(self.p["ssh_command"])
+                                        + ["%s@%s" % (user or "root", host)])
+
+        def paused(_conn, _dom, event, detail, _opaque):
+            if event == lv.VIR_DOMAIN_EVENT_SUSPENDED and detail in (
+                    lv.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                    getattr(lv, "VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY", -1)):
+                announcer.go()
+
+        announcer.callback = self.sconn.domainEventRegisterAny(
+            dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, paused, None)
+        announcer.start()
+        return announcer
+
+    def _arm(self, announcer):
+        """Once the incoming domain has its taps on the destination: pin them (True = done)."""
+        try:
+            nics = bridge_nics(self.dconn.lookupByName(self.p["domain"]).XMLDesc(0))
+        except self.lv.libvirtError:
+            return False
+        if any(tap is None for _mac, tap, _bridge in nics):
+            return False
+        announcer.arm(nics)
+        return True
+
+    def _announce_end(self, announcer, failed):
+        self.sconn.domainEventDeregisterAny(announcer.callback)
+        report = announcer.finish()
+        dom = self._lookup(self.sconn) if failed and announcer.go_at else None
+        if dom is not None:
+            nics = [nic for nic in bridge_nics(dom.XMLDesc(0)) if nic[1]]
+            report["source_reannounced"] = reannounce(self.runner, nics)
+        return report
+
     def migrate(self):
         dom = self.sconn.lookupByName(self.p["domain"])
+        announcer, stats = self._announcer(dom), None
+        try:
+            stats = self._migrate(dom, announcer)
+        finally:
+            if announcer is not None:
+                report = self._announce_end(announcer, stats is None)
+        if announcer is not None:
+            stats["announce"] = report
+        return stats
+
+    def _migrate(self, dom, announcer):
         flags, params, outcome = self.flags(dom), self.params(), {}
+        armed = announcer is None
         downtime_set = not self.p.get("max_downtime_ms") or self._set_downtime(dom)
 
         def work():
@@ -315,7 +388,9 @@ class LibvirtDriver(object):
         thread.start()
         aborted = False
         while thread.is_alive():
-            thread.join(0.05)
+            thread.join(0.05 if armed else 0.01)
+            if not armed and thread.is_alive():
+                armed = self._arm(announcer)
             if not downtime_set and thread.is_alive():
                 downtime_set = self._set_downtime(dom)
             if self.p.get("timeout") and not aborted and time.time() > deadline:

@@ -89,7 +89,8 @@ def human_bytes(value):
 
 COLUMNS = (("direction", "direction"), ("total_time_ms", "total (ms)"),
            ("downtime_ms", "downtime (ms)"), ("transferred", "transferred"),
-           ("lost_pings", "lost pings"), ("longest_gap_ms", "longest gap (ms)"))
+           ("lost_pings", "lost pings"), ("longest_gap_ms", "longest gap (ms)"),
+           ("announced_ms", "announced (ms after pause)"))
 
 
 def table(rows):
@@ -105,6 +106,12 @@ def table(rows):
         if n == 0:
             lines.append("-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def announced_ms(result):
+    """When the destination announced the guest (live_migration announce=at_switchover)."""
+    announce = (result.get("stats") or {}).get("announce") or {}
+    return announce.get("announced_after_pause_ms") if announce.get("announced") else None
 
 
 def report(moves, sequence=None, sequence_on_lun=None):
@@ -125,7 +132,8 @@ def report(moves, sequence=None, sequence_on_lun=None):
                      "transferred": human_bytes(result.get("transferred_bytes")),
                      "lost_pings": ping["lost"], "missing_icmp_seq": ping["missing"],
                      "pings": "%d/%d" % (ping["received"], ping["transmitted"]),
-                     "longest_gap_ms": ping["longest_gap_ms"]})
+                     "longest_gap_ms": ping["longest_gap_ms"],
+                     "announced_ms": announced_ms(result)})
     out = {"rows": rows, "table": table(rows),
            "lost_pings": sum(r["lost_pings"] for r in rows),
            "longest_gap_ms": max([r["longest_gap_ms"] or 0 for r in rows] or [0]),

@@ -103,6 +103,21 @@ def test_round_trip_with_job_statistics(domain, hv1, hv2):
         assert result["downtime_ms"] >= 0
 
 
+def test_round_trip_announced_at_switchover(domain, hv1, hv2):
+    """The destination host announces the guest when the source pauses (its bridge NIC)."""
+    mac = hv1.check_output("virsh domiflist %s | awk '/br0/ {print $5}'" % DOMAIN)
+    for source, destination, host in (("hv1", "hv2", hv2), ("hv2", "hv1", hv1)):
+        result = live_migration(source, destination, announce="at_switchover")
+        assert result["changed"] and result["location"] == "destination", result
+        announce = result["stats"]["announce"]
+        assert announce["announced"] and announce["armed"] == "1 of 1 NICs", announce
+        assert 0 <= announce["announced_after_pause_ms"] < 1000, announce
+        # the pin on the destination's bridge is gone (the bridge learns the guest again)
+        fdb = host.check_output("bridge fdb show br br0 | grep -i '^%s ' || true" % mac)
+        assert "sticky" not in fdb, fdb
+    assert (state(hv1), state(hv2)) == ("running", "")
+
+
 @pytest.mark.parametrize("case, args, message", [
     ("unknown domain", dict(domain="no-such-domain"), "does not run on the source"),
     ("destination is the source", dict(destination="hv1"), "is the source itself"),

@@ -108,6 +108,8 @@ def test_already_on_destination():
                                                          "got 0"]),
     ({"source": "a", "destination": "b", "storage_network": "198.51.100.0/33"},
      ["storage_network: '198.51.100.0/33' does not appear to be an IPv4 or IPv6 network"]),
+    ({"source": "a", "destination": "b", "driver": "xm", "announce": "at_switchover"},
+     ["announce: at_switchover is for the libvirt driver"]),
 ])
 def test_validate(params, expected):
     assert m.validate(params) == expected

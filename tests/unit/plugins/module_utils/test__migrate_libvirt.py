@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils import _migrate_libvirt as lv
@@ -94,6 +95,14 @@ class _FakeLibvirt(object):
     def registerErrorHandler(_handler, _ctx):
         return None
 
+    @staticmethod
+    def virEventRegisterDefaultImpl():
+        return 0
+
+    @staticmethod
+    def virEventRunDefaultImpl():
+        threading.Event().wait()
+
 
 class _Dom(object):
     def isPersistent(self):
@@ -107,3 +116,14 @@ def test_flags_move_or_keep_the_definition():
     keep = lv.LibvirtDriver(None, dict(base, persistent="keep"), _FakeLibvirt)
     assert move.flags(_Dom()) == 1 | 2 | 8 | 16
     assert keep.flags(_Dom()) == 1 | 2
+
+
+def test_announce_needs_a_destination_host():
+    base = dict(source_uri=None, destination="hv2", migrate_uri=None, announce="at_switchover")
+    far = lv.LibvirtDriver(None, dict(base, destination_uri="qemu+ssh://root@hv2/system"),
+                           _FakeLibvirt)
+    local = lv.LibvirtDriver(None, dict(base, destination_uri="test:///default"), _FakeLibvirt)
+    assert far.option_errors() == []
+    assert local.option_errors() == [
+        "announce=at_switchover reaches the destination host over ssh: destination_uri "
+        "'test:///default' names no host"]

@@ -63,14 +63,17 @@ def test_sequence():
 def test_report_and_table():
     result = {"changed": True, "total_time_ms": 812, "downtime_ms": 41,
               "transferred_bytes": 3 * 1048576 + 1048576 // 2}
+    announced = dict(result, stats={"announce": {"announced": True,
+                                                 "announced_after_pause_ms": 0.7}})
     out = r.report([{"direction": "hv1 -> hv2", "result": result, "ping": PING_OK},
-                    {"direction": "hv2 -> hv1", "result": result, "ping": PING_LOSS}],
+                    {"direction": "hv2 -> hv1", "result": announced, "ping": PING_LOSS}],
                    sequence="1 1.0\n2 1.1\n", sequence_on_lun="1 1.0\n2 1.1\n")
     assert out["lost_pings"] == 3 and not out["ok"] and out["lun_matches"]
     lines = out["table"].splitlines()
     assert lines[0].split(" | ")[0].strip() == "direction"
-    assert "hv1 -> hv2 |" in lines[2] and "3.5 MiB" in lines[2] and lines[2].endswith("160")
-    assert lines[3].split("|")[4].strip() == "3"
+    assert "hv1 -> hv2 |" in lines[2] and "3.5 MiB" in lines[2]
+    assert lines[2].split("|")[5].strip() == "160" and lines[2].endswith(" -")
+    assert lines[3].split("|")[4].strip() == "3" and lines[3].endswith(" 0.7")
     clean = r.report([{"direction": "a", "result": result, "ping": PING_OK}], "1 1\n2 2\n", "1 1\n")
     assert not clean["ok"] and clean["lun_matches"] is False
     assert r.report([{"direction": "a", "result": result, "ping": PING_OK}])["ok"]

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""live_migration's ``announce: at_switchover`` helper against a real Linux bridge.
+
+A network namespace plays the destination hypervisor: bridge ``sbann-br`` with two veth
+ports, ``sbann-t`` (the guest's new tap; its peer ``sbann-g`` in the root namespace is where
+frames for the guest arrive) and ``sbann-u`` (the uplink; its peer ``sbann-n`` in the root
+namespace is "the network").  The helper runs in the namespace exactly as it runs over ssh
+(``sh -c "python3 -c HELPER"``).  Checked: the guest MAC is pinned to the tap and frames the
+source guest still sends cannot move it; ``go`` puts QEMU's RARP frame on the network; a frame
+for the guest then reaches the tap; the pin is gone at the end; and the source's re-announce.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate_announce import (
+    SwitchoverAnnouncer, reannounce,
+)
+
+pytestmark = pytest.mark.integration
+
+NS = "sbann-d"
+MAC = "52:54:00:5b:0a:01"
+PEER = "02:5b:00:0a:00:02"     # another host on the network
+IN_NS = ["ip", "netns", "exec", NS]
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def fdb(mac=MAC):
+    out = subprocess.run(IN_NS + ["bridge", "fdb", "show", "br", "sbann-br"], check=True,
+                         capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.startswith(mac + " ")]
+
+
+def raw(ifname):
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sock.bind((ifname, 0))
+    sock.settimeout(0.2)
+    return sock
+
+
+def mac_bytes(text):
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def frame(dst, src, ethertype=0x88B5, payload=b"sanboot"):
+    return (mac_bytes(dst) + mac_bytes(src) + struct.pack("!H", ethertype)
+            + payload).ljust(60, b"\0")
+
+
+def received(sock, want, seconds=2.0):
+    """Frames on ``sock`` for which ``want(frame)`` holds, within ``seconds``."""
+    found, end = [], time.time() + seconds
+    while time.time() < end:
+        try:
+            data = sock.recv(2048)
+        except socket.timeout:
+            continue
+        if want(data):
+            found.append(data)
+    return found
+
+
+def cleanup():
+    # deleting the root namespace's ends removes each pair at once (a namespace goes later)
+    for peer in ("sbann-g", "sbann-n"):
+        subprocess.run(["ip", "link", "del", peer], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True, check=False)
+
+
+@pytest.fixture
+def bridge():
+    cleanup()
+    sh("ip", "netns", "add", NS)
+    try:
+        sh(*IN_NS, "ip", "link", "add", "sbann-br", "type", "bridge", "stp_state", "0",
+           "forward_delay", "0")
+        for port, peer in (("sbann-t", "sbann-g"), ("sbann-u", "sbann-n")):
+            sh("ip", "link", "add", peer, "type", "veth", "peer", "name", port, "netns", NS)
+            sh(*IN_NS, "ip", "link", "set", port, "master", "sbann-br", "up")
+            sh("ip", "link", "set", peer, "up")
+        sh(*IN_NS, "ip", "link", "set", "sbann-br", "up")
+        # the source guest's frames taught the destination's bridge: MAC behind the uplink
+        with raw("sbann-n") as net:
+            net.send(frame("ff:ff:ff:ff:ff:ff", MAC))
+        time.sleep(0.2)
+        assert "dev sbann-u" in " ".join(fdb())
+        yield
+    finally:
+        cleanup()
+
+
+def is_rarp(data):
+    return data[12:14] == b"\x80\x35" and data[6:12] == mac_bytes(MAC)
+
+
+def test_pin_announce_deliver_and_unpin(bridge):
+    announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
+    announcer.start()
+    try:
+        assert announcer.arm([(MAC, "sbann-t", "sbann-br")])
+        pinned = " ".join(fdb())
+        assert "dev sbann-t" in pinned and "static" in pinned and "sticky" in pinned
+        with raw("sbann-n") as net, raw("sbann-g") as tap:
+            # the source guest still talks before its pause: the pin holds
+            net.send(frame("ff:ff:ff:ff:ff:ff", MAC))
+            time.sleep(0.1)
+            assert "dev sbann-t" in " ".join(fdb())
+            announcer.go()
+            rarps = received(net, is_rarp, 1.0)
+            # a frame for the guest now reaches its new tap
+            net.send(frame(MAC, PEER))
+            to_guest = received(tap, lambda d: d[:12] == frame(MAC, PEER)[:12], 1.0)
+    finally:
+        report = announcer.finish()
+    assert len(rarps) == 3
+    rarp = rarps[0]
+    assert rarp[:6] == b"\xff" * 6 and len(rarp) == 60
+    # RARP "reverse request" (op 3) for Ethernet/IPv4 with the guest's MAC as sender and target
+    assert struct.unpack("!HHBBH", rarp[14:22]) == (1, 0x0800, 6, 4, 3)
+    assert rarp[22:28] == rarp[32:38] == rarp[6:12]
+    assert to_guest
+    assert report["announced"] and report["armed"] == "1 of 1 NICs", report
+    assert 0 <= report["announced_after_pause_ms"] < 1000, report
+    assert "errors" not in report, report
+    assert not any("sticky" in line for line in fdb())
+
+
+def test_without_a_pause_nothing_is_announced_and_the_pin_goes(bridge):
+    announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
+    announcer.start()
+    assert announcer.arm([(MAC, "sbann-t", "sbann-br")])
+    with raw("sbann-n") as net:
+        report = announcer.finish()
+        assert not received(net, is_rarp, 0.5)
+    assert not report["announced"]
+    assert report["errors"] == ["the source's pause was not seen"]
+    assert not any("sticky" in line for line in fdb())
+
+
+def test_arming_a_missing_tap_is_reported(bridge):
+    announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
+    announcer.start()
+    assert not announcer.arm([(MAC, "no-such-tap", "sbann-br")])
+    report = announcer.finish()
+    assert report["armed"] == "0 of 1 NICs"
+
+
+def test_source_reannounce(bridge):
+    def runner(argv, check=False, data=None):
+        proc = subprocess.run(IN_NS + argv, input=data, capture_output=True, text=True,
+                              check=check)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    with raw("sbann-n") as net:
+        assert reannounce(runner, [(MAC, "sbann-t", "sbann-br")])
+        assert len(received(net, is_rarp, 1.0)) == 3
+    assert not any("sticky" in line for line in fdb())
