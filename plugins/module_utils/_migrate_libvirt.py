@@ -18,7 +18,7 @@ UNDEFINE_SOURCE`` (one definition, on the host that runs the guest); ``persisten
 leaves every definition where it is: the guest runs transient on a host without one, and
 joins the inactive definition (same name and UUID) when it comes back.  ``max_downtime_ms`` goes to ``migrateSetMaxDowntime`` (before the
 start; again once the job runs, for older QEMU drivers), ``bandwidth_mbps`` to
-``VIR_MIGRATE_PARAM_BANDWIDTH`` (MiB/s, rounded up), ``migrate_uri`` (e.g. ``tcp://IP``: the
+``VIR_MIGRATE_PARAM_BANDWIDTH`` (MiB/s, rounded up), ``tls`` to ``VIR_MIGRATE_TLS``, ``migrate_uri`` (e.g. ``tcp://IP``: the
 address of the destination on the migration network) to ``VIR_MIGRATE_PARAM_URI``.  A
 ``timeout`` calls ``abortJob()``; the guest then keeps running on the source.  Statistics come
 from the destination's completed job (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``:
@@ -298,6 +298,8 @@ class LibvirtDriver(object):
         flags = lv.VIR_MIGRATE_LIVE if self.p["live"] else 0
         if self.p["peer2peer"]:
             flags |= lv.VIR_MIGRATE_PEER2PEER
+        if self.p.get("tls"):
+            flags |= lv.VIR_MIGRATE_TLS
         if self.p.get("persistent", "move") == "move" and dom.isPersistent():
             flags |= lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE
         return flags

@@ -90,7 +90,7 @@ def human_bytes(value):
 COLUMNS = (("direction", "direction"), ("total_time_ms", "total (ms)"),
            ("downtime_ms", "downtime (ms)"), ("transferred", "transferred"),
            ("lost_pings", "lost pings"), ("longest_gap_ms", "longest gap (ms)"),
-           ("announced_ms", "announced (ms after pause)"))
+           ("announced_ms", "announced (ms)"))
 
 
 def table(rows):

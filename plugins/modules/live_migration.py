@@ -135,6 +135,16 @@ options:
     type: str
     choices: [move, keep]
     default: move
+  tls:
+    description:
+      - libvirt - encrypt the migration stream (memory and device state) with TLS
+        (C(VIR_MIGRATE_TLS)), whatever O(destination_uri) uses. QEMU on both hosts needs x509
+        files in qemu.conf's C(migrate_tls_x509_cert_dir) (default C(/etc/pki/qemu)), the
+        destination's certificate naming the host of O(migrate_uri); role
+        C(sanboot.lab.libvirt_host) installs them from a CA (C(libvirt_host_tls_ca_cert)).
+        libvirt refuses the migration, guest untouched, when they are missing.
+    type: bool
+    default: false
   announce:
     description:
       - libvirt - when the network learns the guest's new place (RARP frames from each of its
@@ -255,6 +265,7 @@ def main():
             migrate_uri=dict(type="str"),
             peer2peer=dict(type="bool", default=True),
             persistent=dict(type="str", choices=["move", "keep"], default="move"),
+            tls=dict(type="bool", default=False),
             announce=dict(type="str", choices=["on_resume", "at_switchover"],
                           default="on_resume"),
             ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),

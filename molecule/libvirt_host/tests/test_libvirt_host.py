@@ -92,3 +92,21 @@ def test_live_migration_there_and_back(selftest_domain, hv1, hv2):
     assert "Incoming migration" in job and re.search(r"Total downtime:\s+\d+\s+ms", job)
     _migrate(hv2, "hv1")
     assert (_state(hv1), _state(hv2)) == ("running", "")
+
+
+def test_tls_files_from_the_ca(hypervisor, role_vars):
+    """libvirtd's and QEMU's x509 files, made from the scenario's CA (converge.yml)."""
+    _name, host = hypervisor
+    with open(role_vars["libvirt_host_tls_ca_cert"]) as handle:
+        ca = handle.read()
+    assert host.file("/etc/pki/CA/cacert.pem").content_string == ca
+    assert host.file("/etc/pki/qemu/ca-cert.pem").content_string == ca
+    cert = host.file("/etc/pki/libvirt/servercert.pem").content_string
+    assert host.file("/etc/pki/qemu/server-cert.pem").content_string == cert
+    for path in ("/etc/pki/libvirt/private/serverkey.pem", "/etc/pki/libvirt/private/clientkey.pem"):
+        key = host.file(path)
+        assert (key.user, key.group, key.mode) == ("root", "root", 0o600), path
+    for path in ("/etc/pki/qemu/server-key.pem", "/etc/pki/qemu/client-key.pem"):
+        key = host.file(path)
+        assert (key.user, key.group, key.mode) == ("root", role_vars.get(
+            "libvirt_host_qemu_group", "libvirt-qemu"), 0o640), path

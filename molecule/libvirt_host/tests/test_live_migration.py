@@ -103,6 +103,31 @@ def test_round_trip_with_job_statistics(domain, hv1, hv2):
         assert result["downtime_ms"] >= 0
 
 
+def test_round_trip_over_tls(domain, hv1, hv2):
+    """The migration stream over TLS (QEMU x509 files from the scenario's CA, both ways)."""
+    for source, destination, host in (("hv1", "hv2", hv2), ("hv2", "hv1", hv1)):
+        result = live_migration(source, destination, tls=True)
+        assert result["changed"] and result["location"] == "destination", result
+        assert state(host) == "running"
+    assert (state(hv1), state(hv2)) == ("running", "")
+
+
+def test_tls_checks_the_destination_name(domain, hv1, hv2):
+    """QEMU checks the destination's certificate against migrate_uri's host: hv2 reached by a
+    name its certificate does not carry (an /etc/hosts alias on hv1) fails the TLS handshake,
+    and the guest stays on the source."""
+    alias = "hv2-not-in-the-certificate"
+    hv1.check_output("echo '%s %s' >> /etc/hosts" % (address("hv2"), alias))
+    try:
+        result = live_migration("hv1", "hv2", tls=True, migrate_uri="tcp://%s" % alias)
+        assert result.get("failed") and result["location"] == "source", result
+        # the source aborts the handshake; the destination's QEMU reports it
+        assert "TLS channel" in result["msg"], result["msg"]
+        assert (state(hv1), state(hv2)) == ("running", "")
+    finally:
+        hv1.check_output("sed -i '/ %s$/d' /etc/hosts" % alias)
+
+
 def test_round_trip_announced_at_switchover(domain, hv1, hv2):
     """The destination host announces the guest when the source pauses (its bridge NIC)."""
     mac = hv1.check_output("virsh domiflist %s | awk '/br0/ {print $5}'" % DOMAIN)

@@ -90,6 +90,7 @@ def test_port_problem():
 class _FakeLibvirt(object):
     VIR_MIGRATE_LIVE, VIR_MIGRATE_PEER2PEER = 1, 2
     VIR_MIGRATE_PERSIST_DEST, VIR_MIGRATE_UNDEFINE_SOURCE = 8, 16
+    VIR_MIGRATE_TLS = 65536
 
     @staticmethod
     def registerErrorHandler(_handler, _ctx):
@@ -116,6 +117,8 @@ def test_flags_move_or_keep_the_definition():
     keep = lv.LibvirtDriver(None, dict(base, persistent="keep"), _FakeLibvirt)
     assert move.flags(_Dom()) == 1 | 2 | 8 | 16
     assert keep.flags(_Dom()) == 1 | 2
+    tls = lv.LibvirtDriver(None, dict(base, persistent="keep", tls=True), _FakeLibvirt)
+    assert tls.flags(_Dom()) == 1 | 2 | 65536
 
 
 def test_announce_needs_a_destination_host():
