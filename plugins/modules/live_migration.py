@@ -151,7 +151,7 @@ options:
         MAC addresses, which switches and bridges learn from).
       - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo
         request that reaches the source between its pause and that moment dies with the
-        source's tap (at 100 ms pings, about one move in three lost one here).
+        source's tap (at 100 ms pings, about two moves in five lost one here).
       - V(at_switchover) - the destination host announces the guest as soon as libvirt reports
         the source paused for the switchover. A helper started on the destination over
         O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and
