@@ -112,6 +112,7 @@ class SwitchoverAnnouncer(object):
         # a long-lived, line-by-line conversation: not a job for the one-shot command runner
         self.proc = subprocess.Popen(
             self.remote + ["python3 -c %s" % shlex.quote(HELPER)], env=dict(os.environ, LC_ALL="C"),
+            bufsize=0,  # unbuffered: select() then sees every line that is not read yet
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def _send(self, text):
@@ -124,19 +125,28 @@ class SwitchoverAnnouncer(object):
                 return False
 
     def _read(self, timeout):
-        ready = select.select([self.proc.stdout], [], [], timeout)[0]
-        line = self.proc.stdout.readline().decode("utf-8", "replace").strip() if ready else None
-        if line:
-            self.lines.append(line)
+        """The next line (None: none within ``timeout`` s, or the helper ended)."""
+        ready = select.select([self.proc.stdout], [], [], max(timeout, 0))[0]
+        data = self.proc.stdout.readline() if ready else b""
+        if not data:
+            return None
+        line = data.decode("utf-8", "replace").strip()
+        self.lines.append(line)
         return line
 
     def arm(self, nics):
         """Pin each ``(mac, tap, bridge)`` on the destination; True when all are pinned."""
         armed = 0
         for mac, tap, bridge in nics:
-            if self._send("arm %s %s %s" % (mac, tap, bridge)):
-                line = self._read(10) or ""
-                armed += line == "armed %s 0" % mac
+            if not self._send("arm %s %s %s" % (mac, tap, bridge)):
+                break
+            deadline = time.time() + 10
+            line = ""  # ssh may say something first: wait for the helper's answer
+            while not line.startswith(("armed ", "error ")) and time.time() < deadline:
+                line = self._read(deadline - time.time())
+                if line is None:
+                    break
+            armed += line == "armed %s 0" % mac
         self.report["armed"] = "%d of %d NICs" % (armed, len(nics))
         return armed == len(nics) > 0
 
@@ -156,7 +166,7 @@ class SwitchoverAnnouncer(object):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out = self.proc.communicate()[0]
-        self.lines.extend(out.decode("utf-8", "replace").split("\n"))
+        self.lines.extend(line.strip() for line in out.decode("utf-8", "replace").split("\n"))
         for line in self.lines:
             word, _sep, rest = line.strip().partition(" ")
             if word == "sent" and self.go_at is not None:
