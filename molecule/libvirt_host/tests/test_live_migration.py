@@ -178,12 +178,16 @@ def test_local_file_disk_refused(hv1, hv2):
         hv1.run("virsh destroy %s; rm -f /tmp/molecule-migrate.img" % name)
 
 
-def test_aborted_migration_leaves_the_guest_on_the_source(domain, hv1, hv2):
-    result = live_migration("hv1", "hv2", bandwidth_mbps=1, timeout=1)
+@pytest.mark.parametrize("announce", ["on_resume", "at_switchover"])
+def test_aborted_migration_leaves_the_guest_on_the_source(domain, hv1, hv2, announce):
+    result = live_migration("hv1", "hv2", bandwidth_mbps=1, timeout=1, announce=announce)
     assert result.get("failed") and result["location"] == "source", result
     assert "timed out after 1 s" in result["msg"]
     assert not result["changed"]
     assert (state(hv1), state(hv2)) == ("running", "")
+    # no MAC stays pinned on either bridge (at_switchover armed hv2's before the abort)
+    for host in (hv1, hv2):
+        assert "sticky" not in host.check_output("bridge fdb show br br0")
 
 
 @pytest.fixture
