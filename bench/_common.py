@@ -106,8 +106,9 @@ class Run:
         self.started = time.time()
         self.load_before = loadavg()
 
-    def report(self, columns, rows, tools, notes=None):
-        """Print ``rows`` under ``columns`` ([(key, header, format)]) and write the JSON file."""
+    def report(self, columns, rows, tools, notes=None, extra=None):
+        """Print ``rows`` under ``columns`` ([(key, header, format)]) and write the JSON file
+        (``extra``: more top-level keys, e.g. the raw measurements behind the rows)."""
         print_table(self.name, columns, rows)
         data = {"benchmark": self.name,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
@@ -115,6 +116,7 @@ class Run:
                 "machine": machine(), "load_average_before": self.load_before,
                 "load_average_after": loadavg(), "tools": tools, "params": self.params,
                 "notes": notes or [], "results": rows}
+        data.update(extra or {})
         os.makedirs(RESULTS, exist_ok=True)
         path = os.path.join(RESULTS, "%s.json" % self.name)
         with open(path, "w", encoding="utf-8") as f:

@@ -16,15 +16,22 @@ description:
   - Checks the guest's sequence file (lines C(N EPOCH), N = 1, 2, 3... appended and fsync'd by a
     writer in the guest) for missing or repeated numbers, and that the copy read from the LUN's
     backing store is identical.
+  - Per migration, optionally, the guest's memory check (the C(verify) answer of
+    C(playbooks/files/sanboot-memcheck.py), which keeps a buffer filled with a known pattern
+    and compares every page after the move) and the guest's kernel log after the move (an
+    oops, general protection fault, bad page, list corruption, panic, soft or hard lockup or
+    RCU stall fails the move; a kernel WARNING is listed only).
   - Returns the rows, a plain-text table (direction, total, downtime, transferred, lost pings,
-    longest gap), and C(ok).
+    longest gap, announced, memory, kernel log), and C(ok).
 author:
   - sanboot.lab developers (@sanboot)
 options:
   _input:
     description:
       - List of migrations, each a dict with C(direction) (str), C(result) (the registered
-        result of M(sanboot.lab.live_migration)) and C(ping) (the complete C(ping -D) output).
+        result of M(sanboot.lab.live_migration)) and C(ping) (the complete C(ping -D) output),
+        and optionally C(memory) (dict, the memory check's C(verify) answer) and C(kernel_log)
+        (str, the guest's C(dmesg) after the move).
     type: list
     elements: dict
     required: true
@@ -46,10 +53,12 @@ RETURN = r"""
 _value:
   description:
     - C(rows) (list of dicts - direction, total_time_ms, downtime_ms, transferred_bytes,
-      transferred, lost_pings, missing_icmp_seq, pings, longest_gap_ms), C(table) (str),
+      transferred, lost_pings, missing_icmp_seq, pings, longest_gap_ms, memory, memory_ok,
+      memory_bad_pages, kernel, kernel_problems, kernel_ok), C(table) (str), C(guest_ok) (bool -
+      no memory mismatch and no oops, panic or lockup after any move),
       C(lost_pings) (int, all migrations), C(longest_gap_ms) (int), C(sequence) (dict - count,
       first, last, missing, repeated, longest_write_gap_ms, ok), C(lun_matches) (bool or None),
-      C(ok) (bool - no ping lost, no sequence gap, the LUN copy matches).
+      C(ok) (bool - no ping lost, no sequence gap, the LUN copy matches, C(guest_ok)).
   type: dict
 """
 

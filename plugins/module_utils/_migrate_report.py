@@ -78,6 +78,30 @@ def sequence_stats(text):
             "ok": order and numbers[0] == 1}
 
 
+# What a guest kernel prints when its memory or CPU state went wrong (dmesg, serial console).
+_KERNEL_TROUBLE = (
+    ("panic", re.compile(r"Kernel panic - not syncing")),
+    ("oops", re.compile(r"general protection fault|BUG: unable to handle|Oops:|BUG: kernel NULL"
+                        r"|kernel BUG at|invalid opcode:|BUG: Bad page|list_(add|del) corruption"
+                        r"|BUG: KASAN|slab.*corrupt|Bad rss-counter")),
+    ("lockup", re.compile(r"soft lockup|hard LOCKUP|rcu_sched self-detected stall|rcu: INFO: .*stall"
+                          r"|blocked for more than \d+ seconds")),
+    ("warning", re.compile(r"WARNING: CPU: \d+ PID: \d+")),
+)
+
+
+def kernel_problems(text):
+    """``[{kind, line}]``: panics, oopses (GPF, bad page, list corruption, BUG), lockups and
+    RCU stalls, kernel WARNINGs found in a guest's kernel log (dmesg or its serial console)."""
+    out = []
+    for line in (text or "").splitlines():
+        for kind, rx in _KERNEL_TROUBLE:
+            if rx.search(line):
+                out.append({"kind": kind, "line": line.strip()[:300]})
+                break
+    return out
+
+
 def human_bytes(value):
     if value is None:
         return "-"
@@ -90,15 +114,31 @@ def human_bytes(value):
 COLUMNS = (("direction", "direction"), ("total_time_ms", "total (ms)"),
            ("downtime_ms", "downtime (ms)"), ("transferred", "transferred"),
            ("lost_pings", "lost pings"), ("longest_gap_ms", "longest gap (ms)"),
-           ("announced_ms", "announced (ms)"))
+           ("announced_ms", "announced (ms)"), ("memory", "memory"), ("kernel", "kernel log"))
+
+FATAL = ("panic", "oops", "lockup")
+
+
+def memory_verdict(memory):
+    """``(text, ok)`` of a memcheck ``verify`` answer (None: not checked)."""
+    if not memory:
+        return None, True
+    if memory.get("ok"):
+        return "ok (%d MiB)" % (memory.get("checked", 0) * 4096 // 1048576), True
+    pages = ", ".join("%d (pfn %s)" % (b["page"], "0x%x" % b["pfn"] if b.get("pfn") is not None else "?")
+                      for b in memory.get("bad", [])[:4])
+    return "%d bad pages: %s" % (memory.get("bad_count", 0), pages), False
 
 
 def table(rows):
-    """A plain-text table of ``rows`` (dicts with the keys of COLUMNS)."""
-    cells = [[title for _key, title in COLUMNS]]
+    """A plain-text table of ``rows`` (dicts with the keys of COLUMNS; the memory and kernel
+    log columns only when some move was checked)."""
+    columns = [(key, title) for key, title in COLUMNS
+               if key not in ("memory", "kernel") or any(r.get(key) is not None for r in rows)]
+    cells = [[title for _key, title in columns]]
     for row in rows:
-        cells.append(["-" if row.get(key) is None else str(row[key]) for key, _title in COLUMNS])
-    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
+        cells.append(["-" if row.get(key) is None else str(row[key]) for key, _title in columns])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = []
     for n, row in enumerate(cells):
         lines.append(" | ".join(c.ljust(w) if i == 0 else c.rjust(w)
@@ -117,7 +157,9 @@ def announced_ms(result):
 def report(moves, sequence=None, sequence_on_lun=None):
     """The verdict of a series of migrations.
 
-    ``moves``: ``[{direction, result (live_migration's), ping (ping -D output)}]``;
+    ``moves``: ``[{direction, result (live_migration's), ping (ping -D output), memory (the
+    guest's memcheck ``verify`` answer, optional), kernel_log (the guest's dmesg after the move,
+    optional)}]``;
     ``sequence``: the writer's file read in the guest; ``sequence_on_lun``: the same file read
     from the LUN's backing store (compared without leading/trailing white space).  Returns ``{rows, table, lost_pings, longest_gap_ms,
     sequence, lun_matches, ok}``.
@@ -125,7 +167,13 @@ def report(moves, sequence=None, sequence_on_lun=None):
     rows = []
     for move in moves:
         result, ping = move.get("result") or {}, ping_stats(move.get("ping"))
-        rows.append({"direction": move["direction"], "changed": bool(result.get("changed")),
+        memory, memory_ok = memory_verdict(move.get("memory"))
+        problems = kernel_problems(move.get("kernel_log"))
+        fatal = sorted(set(p["kind"] for p in problems if p["kind"] in FATAL))
+        rows.append({"memory": memory, "memory_ok": memory_ok,
+                     "memory_bad_pages": (move.get("memory") or {}).get("bad", []),
+                     "kernel": (", ".join(fatal) if fatal else "ok") if move.get("kernel_log") is not None else None,
+                     "kernel_problems": problems, "kernel_ok": not fatal,"direction": move["direction"], "changed": bool(result.get("changed")),
                      "total_time_ms": result.get("total_time_ms"),
                      "downtime_ms": result.get("downtime_ms"),
                      "transferred_bytes": result.get("transferred_bytes"),
@@ -138,7 +186,8 @@ def report(moves, sequence=None, sequence_on_lun=None):
            "lost_pings": sum(r["lost_pings"] for r in rows),
            "longest_gap_ms": max([r["longest_gap_ms"] or 0 for r in rows] or [0]),
            "sequence": None, "lun_matches": None}
-    ok = all(r["lost_pings"] == 0 and not r["missing_icmp_seq"] for r in rows)
+    out["guest_ok"] = all(r["memory_ok"] and r["kernel_ok"] for r in rows)
+    ok = out["guest_ok"] and all(r["lost_pings"] == 0 and not r["missing_icmp_seq"] for r in rows)
     if sequence is not None:
         out["sequence"] = sequence_stats(sequence)
         ok = ok and out["sequence"]["ok"]

@@ -81,3 +81,43 @@ def test_report_and_table():
 
 def test_human_bytes():
     assert [r.human_bytes(v) for v in (None, 12, 2048, 5 << 30)] == ["-", "12 B", "2.0 KiB", "5.0 GiB"]
+
+
+PANIC_LOG = """[   41.120] general protection fault, probably for non-canonical address 0x1d5b2c8f00a4c3ff: 0000 [#1] PREEMPT SMP NOPTI
+[   41.121] RIP: 0010:kmem_cache_alloc_bulk+0xca/0x2f0
+[   41.125] Kernel panic - not syncing: Fatal exception in interrupt
+[   50.000] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:0]
+[   51.000] WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 bar+0x1/0x2
+[   52.000] virtio_net virtio0 eth0: link up
+"""
+
+
+def test_kernel_problems_kinds():
+    kinds = [p["kind"] for p in r.kernel_problems(PANIC_LOG)]
+    assert kinds == ["oops", "panic", "lockup", "warning"]
+    assert r.kernel_problems("") == []
+    assert r.kernel_problems(None) == []
+
+
+def _move(**extra):
+    ping = "[1.0] 64 bytes from x: icmp_seq=1 ttl=64 time=1 ms\n1 packets transmitted, 1 received, 0% packet loss"
+    return dict({"direction": "hv1 -> hv2", "result": {"downtime_ms": 20}, "ping": ping}, **extra)
+
+
+def test_report_memory_and_kernel_log_fail_the_move():
+    good = {"ok": True, "pages": 65536, "checked": 65536, "bad_count": 0, "bad": []}
+    bad = {"ok": False, "pages": 65536, "checked": 65536, "bad_count": 3,
+           "bad": [{"page": 7, "pfn": 0x1234, "offset": 16, "found": "00", "expected": "11"}]}
+    out = r.report([_move(memory=good, kernel_log="[1.0] ok\n")])
+    assert out["ok"] and out["guest_ok"]
+    assert out["rows"][0]["memory"] == "ok (256 MiB)" and out["rows"][0]["kernel"] == "ok"
+    assert "memory" in out["table"] and "kernel log" in out["table"]
+    out = r.report([_move(memory=bad, kernel_log="")])
+    assert not out["ok"] and not out["guest_ok"]
+    assert out["rows"][0]["memory"] == "3 bad pages: 7 (pfn 0x1234)"
+    assert out["rows"][0]["memory_bad_pages"][0]["page"] == 7
+    out = r.report([_move(memory=good, kernel_log=PANIC_LOG)])
+    assert not out["guest_ok"] and out["rows"][0]["kernel"] == "lockup, oops, panic"
+    out = r.report([_move(kernel_log="[1.0] WARNING: CPU: 0 PID: 1 at x\n")])
+    assert out["guest_ok"] and out["rows"][0]["kernel_problems"][0]["kind"] == "warning"
+    assert "memory" not in r.report([_move()])["table"]
