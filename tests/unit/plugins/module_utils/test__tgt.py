@@ -338,3 +338,25 @@ def test_existing_export_not_rechecked_unless_it_becomes_writable(state, by_path
     state.targets[T3].luns.append(Lun(5, B, readonly=True))
     with pytest.raises(PlanError, match="b.img"):
         plan(state, [t1_spec(luns=[Lun(1, A, serial="SN123"), Lun(2, B)])], known=KNOWN)
+
+
+def test_read_only_switch_with_session_needs_force(state):
+    # t3 has a session (captured state); its LUN 1 (a.img) is read-write
+    with pytest.raises(PlanError, match=r"luns\[0\].readonly: target %s has 1 active session.*force"
+                       % T3):
+        plan(state, [t3_spec(luns=[Lun(1, A, readonly=True), Lun(2, C, type="blockio")])])
+    changes = plan(state, [t3_spec(luns=[Lun(1, A, readonly=True), Lun(2, C, type="blockio")])],
+                   force=True)
+    assert "set LUN 1 of %s read-only" % T3 in [c.text for c in changes]
+
+
+def test_undo_of_what_a_run_creates(state):
+    changes = plan(state, [TargetSpec(NEW, luns=[Lun(1, C)], chap=dict(username="newuser",
+                                                                       password="newsecret123"))])
+    undo = dict((c.text, c.undo) for c in changes if c.text)
+    assert undo["create CHAP account newuser (password ********)"] == [
+        ["--op", "delete", "--mode", "account", "--user", "newuser"]]
+    assert undo["create target %s (tid 2)" % NEW] == [
+        ["--op", "delete", "--mode", "target", "--tid", "2", "--force"]]
+    assert undo["add LUN 1 %s (fileio) to %s" % (C, NEW)] == [
+        ["--op", "delete", "--mode", "logicalunit", "--tid", "2", "--lun", "1"]]
