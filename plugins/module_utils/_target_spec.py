@@ -235,6 +235,12 @@ def normalise(params, provider="tgt", check_paths=True):
     warnings = []
     control_characters(params, ("name", "targets", "luns", "initiators", "initiator_addresses",
                                 "chap", "portals", "config_dir"))
+    cp = params.get("control_port", 0)
+    if isinstance(cp, bool) or not isinstance(cp, int) or not 0 <= cp <= 65535:
+        _err("control_port", "%r is not a tgtd control port (0-65535)" % (cp,))
+    if params.get("purge") and not params.get("targets"):
+        _err("purge", "purge removes every target of the daemon that is not listed: it needs the "
+             "complete list in targets (with name, or an empty list, it would remove all others)")
     if params.get("targets") is not None:
         if params.get("name"):
             _err("targets", "name and targets are mutually exclusive")

@@ -138,8 +138,8 @@ def read(runner, control_port=0, required=True):
     rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False)
     if rc != 0:
         if required:
-            runner.fail("tgtd does not answer on control port %d (is tgtd running? start it "
-                        "before using provider tgt)" % control_port,
+            runner.fail("control_port: tgtd does not answer on control port %d (is tgtd "
+                        "running? start it before using provider tgt)" % control_port,
                         base + ["--op", "show", "--mode", "target"], rc, out, err)
         return TgtState(running=False)
     targets = parse_targets(out)

@@ -250,8 +250,9 @@ options:
     type: path
   purge:
     description:
-      - Remove targets of the daemon that are not listed in O(targets) (or are not O(name)), and
-        their persisted files. Respects O(force) for targets with sessions.
+      - Remove targets of the daemon that are not listed in O(targets), and their persisted files.
+        Respects O(force) for targets with sessions.
+      - Needs a non-empty O(targets) (refused with O(name): it would remove every other target).
     type: bool
     default: false
   force:
@@ -263,7 +264,7 @@ options:
     type: bool
     default: false
   control_port:
-    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)).
+    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)), 0-65535.
     type: int
     default: 0
 """
