@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import os
 import re
-import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils._stores import describe, store_id
 from ansible_collections.sanboot.lab.plugins.module_utils._tgt_show import TgtTarget, lun_size
