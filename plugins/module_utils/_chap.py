@@ -15,6 +15,8 @@ from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, 
 
 SECRET_MIN = 12   # RFC 3720 section 8.2.1: at least 96 bits
 SECRET_MAX = 16   # longer secrets work with tgt and open-iscsi, not with every initiator (warning)
+VALUE_MAX = 255   # RFC 3720 section 5.1: a text value (CHAP_N) has at most 255 bytes; open-iscsi
+                  # and libiscsi keep secrets in 256-byte buffers
 # Printable ASCII without blanks, quotes, '#', '<', '>' or backslash: the tgt/IET config files and
 # the initramfs' shell-sourced iscsi.initramfs are whitespace-separated and quoted.
 _TOKEN = re.compile(r"^[!$%&()*+,./0-9:;=?@A-Z\[\]^_a-z{|}~-]+$")
@@ -47,8 +49,12 @@ def normalise(chap, what="chap", warnings=None, error=ValueError, tokens=True):
         if not u or not p:
             raise error("%s.%s: %s and %s go together" % (what, user if not u else pw, user, pw))
         for key, val in ((user, u), (pw, p)):
-            if "\n" in val or "\0" in val:
-                raise error("%s.%s: must be one line" % (what, key))
+            if any(ord(c) < 32 or ord(c) == 127 for c in val):
+                raise error("%s.%s: must be one line without control characters" % (what, key))
+            if len(val.encode("utf-8")) > VALUE_MAX:
+                raise error("%s.%s: %d bytes; at most %d (RFC 3720 section 5.1: text values have "
+                            "at most 255 bytes; initiators keep CHAP secrets in 256-byte buffers)"
+                            % (what, key, len(val.encode("utf-8")), VALUE_MAX))
             if tokens and not _TOKEN.match(val):
                 raise error("%s.%s: use printable ASCII without blanks, quotes, '#', '<', '>' or "
                             "backslash (config files are whitespace-separated)" % (what, key))

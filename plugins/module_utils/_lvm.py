@@ -17,8 +17,9 @@ unless ``force``.  Only thick (linear/striped) volumes: thin pools and thin volu
 from __future__ import annotations
 
 import json
-import os
 
+from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
+    StoreError, describe as describe_export, exports_of)
 from ansible_collections.sanboot.lab.plugins.module_utils._units import format_size
 
 LV_FIELDS = "vg_name,lv_name,lv_size,lv_attr,lv_path,lv_kernel_major,lv_kernel_minor,segtype"
@@ -102,18 +103,14 @@ def mounted_at(mountinfo_text, major, minor):
     return out
 
 
-def exporters(device, tgt_stores, vblade_exports, realpath=os.path.realpath):
-    """Who exports ``device``: ``tgt_stores`` is ``_tgt.backing_stores()``, ``vblade_exports``
-    ``_vblade.running_exports()``; paths are compared after resolving symlinks."""
-    dev = realpath(device)
-    out = []
-    for path, uses in sorted((tgt_stores or {}).items()):
-        if realpath(path) == dev:
-            out.extend("iSCSI target %s LUN %s" % (u["target"], u["lun"]) for u in uses)
-    for e in vblade_exports or []:
-        if realpath(e["path"]) == dev:
-            out.append("AoE export e%s.%s (vblade pid %s)" % (e["shelf"], e["slot"], e["pid"]))
-    return out
+def exporters(device, run, tgtadm=None, **where):
+    """Who exports ``device``: one line per export that every tgtd and every vblade of the host
+    serve from the same store (``_stores.exports_of``: one identity for hard links, symlinks and
+    device nodes).  ``run(argv) -> (rc, out, err)``; PlanError when they cannot be asked."""
+    try:
+        return [describe_export(e) for e in exports_of(device, run, tgtadm, **where)]
+    except StoreError as e:
+        raise PlanError("state=absent: cannot tell whether %s is exported: %s" % (device, e))
 
 
 class Plan(object):

@@ -7,29 +7,23 @@
 * plan: pure ``plan(state, specs, ...) -> [Change]``; refusals raise :class:`PlanError`.
 * apply: the planned ``tgtadm`` commands through the Runner; nothing when the plan is empty
   (``tgt-admin --update`` is never used: it recreates idle targets even when nothing changed).
-* persist: one tgt-admin config file per target (mode 0600: it holds the CHAP secrets), read by
-  ``tgt-admin -e`` when tgtd restarts.
+* persist: :mod:`_tgt_conf`; the module's flow (lock, exporters, rollback): :mod:`_tgt_run`.
 
 tgt facts this relies on: CHAP accounts are global and tgtadm never shows their passwords (the
 persisted file is the record of the last secret applied); deleting an account unbinds it from
-every target; ACL entries are OR-ed; a target without ACL admits nobody, but ``tgt-admin`` binds
-``ALL`` to a configured target without ``initiator-address``, so the persisted file of a target
-restricted by name carries the never-matching address :data:`NO_ADDRESS`.
+every target; ACL entries are OR-ed; a target without ACL admits nobody.  One store, one
+identity (:func:`_stores.store_id`): a hard link or a symlink to a store is that store.
 """
 
 from __future__ import annotations
 
 import copy
-import os
+import ipaddress
 import re
-import shlex
-import stat
-import tempfile
 
-from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import Lun
+from ansible_collections.sanboot.lab.plugins.module_utils._stores import describe, store_id
+from ansible_collections.sanboot.lab.plugins.module_utils._tgt_show import TgtTarget, lun_size
 
-NO_ADDRESS = "255.255.255.255"   # limited broadcast: never the source of a TCP connection
-MARKER = "# Managed by sanboot.lab.iscsi_target"
 REDACTED = "********"
 
 
@@ -37,170 +31,15 @@ class PlanError(Exception):
     """A refused request (nothing has been changed)."""
 
 
-class TgtTarget(object):
-    """A target as tgtd reports it."""
-
-    def __init__(self, tid, name):
-        self.tid, self.name = tid, name
-        self.luns, self.initiators, self.addresses = [], [], []
-        self.allow_all = False
-        self.incoming, self.outgoing, self.sessions = [], [], []
-
-    def lun(self, number):
-        for lun in self.luns:
-            if lun.lun == number:
-                return lun
-        return None
-
-
-class TgtState(object):
-    """Everything read from one tgtd: targets by name, global accounts, daemon-wide portals."""
-
-    def __init__(self, targets=None, accounts=None, portals=None, running=True):
-        self.targets = dict((t.name, t) for t in (targets or []))
-        self.accounts, self.portals = list(accounts or []), list(portals or [])
-        self.running = running
-
-
 class Change(object):
-    """One tgtadm call: ``args`` after ``tgtadm -C N --lld iscsi``; ``text`` has no secrets."""
+    """One tgtadm call: ``args`` after ``tgtadm -C N --lld iscsi``; ``text`` has no secrets;
+    ``undo``: the calls that take it back if a later call fails (what this run created)."""
 
-    def __init__(self, text, args=None, target=None):
-        self.text, self.args, self.target = text, args, target
+    def __init__(self, text, args=None, target=None, undo=None):
+        self.text, self.args, self.target, self.undo = text, args, target, list(undo or [])
 
     def __repr__(self):
         return "Change(%r)" % self.text
-
-
-# ---------------------------------------------------------------- read
-def _size(path, fallback):
-    try:
-        st = os.stat(path)
-        if stat.S_ISBLK(st.st_mode):
-            with open(path, "rb") as f:
-                return f.seek(0, 2)
-        return st.st_size
-    except (OSError, IOError):
-        return fallback
-
-
-def parse_targets(text, sizes=True):
-    """Targets from ``tgtadm --op show --mode target`` (LUN 0, the controller, is left out)."""
-    targets, t, section, lun, sess = [], None, None, None, None
-    for raw in text.splitlines():
-        m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
-        if m:
-            t = TgtTarget(int(m.group(1)), m.group(2))
-            targets.append(t)
-            section = lun = sess = None
-            continue
-        line = raw.strip()
-        if t is None or not line:
-            continue
-        if raw.startswith("    ") and not raw.startswith("     ") and line.endswith("information:"):
-            section = line[:-len(" information:")]
-            continue
-        if section == "I_T nexus":
-            if line.startswith("I_T nexus:"):
-                sess = dict(initiator=None, address=None)
-                t.sessions.append(sess)
-            elif line.startswith("Initiator:") and sess is not None:
-                sess["initiator"] = line.split(":", 1)[1].split(" alias:")[0].strip()
-            elif line.startswith("IP Address:") and sess is not None:
-                sess["address"] = line.split(":", 1)[1].strip()
-        elif section == "LUN":
-            key, dummy, val = line.partition(":")
-            val = val.strip()
-            if key == "LUN":
-                lun = Lun(int(val), None)
-                lun.size_bytes = 0
-                if lun.lun != 0:
-                    t.luns.append(lun)
-            elif lun is None:
-                continue
-            elif key == "SCSI SN":
-                lun.serial = val
-            elif key == "Size":
-                lun.size_bytes = int(val.split()[0]) * 1000 * 1000   # decimal MB, rounded
-            elif key == "Readonly":
-                lun.readonly = val == "Yes"
-            elif key == "Backing store path":
-                lun.path = val
-            elif key == "Backing store flags":
-                lun.type = "blockio" if "direct" in val.split() else "fileio"
-        elif section == "Account":
-            if line.endswith(" (outgoing)"):
-                t.outgoing.append(line[:-len(" (outgoing)")])
-            else:
-                t.incoming.append(line)
-        elif section == "ACL":
-            if line == "ALL":
-                t.allow_all = True
-            elif line == NO_ADDRESS:
-                continue
-            elif line.startswith(("iqn.", "eui.", "naa.")):
-                t.initiators.append(line)
-            else:
-                t.addresses.append(line)
-    for t in targets:
-        for lun in t.luns:
-            if sizes:
-                lun.size_bytes = _size(lun.path, lun.size_bytes)
-    return targets
-
-
-def parse_accounts(text):
-    """Account names from ``tgtadm --op show --mode account``."""
-    return [line.strip() for line in text.splitlines()[1:] if line.strip()]
-
-
-def parse_portals(text):
-    """``["ADDR:PORT", ...]`` from ``tgtadm --op show --mode portal`` (",TPGT" dropped)."""
-    return [line.split(":", 1)[1].strip().rsplit(",", 1)[0]
-            for line in text.splitlines() if line.startswith("Portal:")]
-
-
-def tgtadm(runner, control_port=0):
-    return [runner.which("tgtadm"), "-C", str(control_port), "--lld", "iscsi"]
-
-
-def read(runner, control_port=0, required=True):
-    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers)."""
-    base = tgtadm(runner, control_port)
-    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False)
-    if rc != 0:
-        if required:
-            runner.fail("tgtd does not answer on control port %d (is tgtd running? start it "
-                        "before using provider tgt)" % control_port,
-                        base + ["--op", "show", "--mode", "target"], rc, out, err)
-        return TgtState(running=False)
-    targets = parse_targets(out)
-    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"])[1])
-    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"])[1])
-    return TgtState(targets, accounts, portals)
-
-
-def backing_stores(runner, control_port=0):
-    """``{path: [dict(target, lun, readonly)]}`` of the tgtd on ``control_port``; {} if none."""
-    state = read(runner, control_port, required=False)
-    out = {}
-    for t in state.targets.values():
-        for lun in t.luns:
-            out.setdefault(lun.path, []).append(dict(target=t.name, lun=lun.lun,
-                                                     readonly=lun.readonly))
-    return out
-
-
-def vblade_exports():
-    """Running vblade exports (empty when the AoE helper is not available)."""
-    try:
-        from ansible_collections.sanboot.lab.plugins.module_utils._vblade import running_exports
-    except ImportError:
-        return []
-    try:
-        return list(running_exports(all_netns=True))
-    except Exception:  # pylint: disable=broad-except
-        return []
 
 
 # ---------------------------------------------------------------- plan
@@ -218,7 +57,8 @@ def _account_plan(state, specs, known, trust_unknown, force, work):
         pw = wanted[user]
         add = ["--op", "new", "--mode", "account", "--user", user, "--password", pw]
         if user not in state.accounts:
-            changes.append(Change("create CHAP account %s (password %s)" % (user, REDACTED), add))
+            changes.append(Change("create CHAP account %s (password %s)" % (user, REDACTED), add,
+                                  undo=[["--op", "delete", "--mode", "account", "--user", user]]))
             continue
         if known.get(user) == pw or (user not in known and trust_unknown):
             continue
@@ -254,44 +94,34 @@ def _bind_acct(tid, user, extra, op="bind"):
 
 
 def _conflicts(spec, work, managed, removed, exports):
-    """Refuse a new export of a store another target or a vblade export already uses (not both
-    read-only).  LUNs the target already exports with that path are not re-checked."""
+    """Refuse a new export of a store that another target of this tgtd, another tgtd or a vblade
+    already exports (unless both are read-only).  One identity (``_stores.store_id``): a hard link
+    or a symlink to an exported store is that store.  LUNs the target already exports with that
+    path are not re-checked unless they become writable."""
     cur = work.targets.get(spec.name)
     for lun in spec.luns:
         old = cur.lun(lun.lun) if cur else None
         if old is not None and old.path == lun.path and (lun.readonly or not old.readonly):
             continue
-        real = os.path.realpath(lun.path)
-        for t in work.targets.values():
-            if t.name in managed or t.name in removed:
-                continue
-            for other in t.luns:
-                if other.path and os.path.realpath(other.path) == real \
-                        and not (lun.readonly and other.readonly):
-                    raise PlanError("luns: backing store %s (LUN %d of %s) is already exported "
-                                    "by target %s LUN %d; two exports of one store are allowed "
-                                    "only when both are read-only" % (lun.path, lun.lun, spec.name,
-                                                                      t.name, other.lun))
-        for e in exports:
-            if _same_file(e, lun.path, real) and not (lun.readonly and e.get("readonly")):
-                raise PlanError("luns: backing store %s (LUN %d of %s) is already exported by "
-                                "vblade as AoE e%s.%s (pid %s); two exports of one store are "
-                                "allowed only when both are read-only"
-                                % (lun.path, lun.lun, spec.name, e.get("shelf"), e.get("slot"),
-                                   e.get("pid")))
+        want = store_id(lun.path)
+        if want is None:
+            continue
+        users = ["target %s LUN %d%s" % (t.name, other.lun, _as(other.path, lun.path))
+                 for t in sorted(work.targets.values(), key=lambda x: x.tid)
+                 if t.name not in managed and t.name not in removed
+                 for other in t.luns
+                 if store_id(other.path) == want and not (lun.readonly and other.readonly)]
+        users += ["%s%s" % (describe(e), _as(e.get("path"), lun.path)) for e in exports
+                  if e.get("id") == want and not (lun.readonly and e.get("readonly"))]
+        if users:
+            raise PlanError("luns: backing store %s (LUN %d of %s) is already exported by %s; two "
+                            "exports of one store are allowed only when both are read-only (two "
+                            "writers corrupt it)" % (lun.path, lun.lun, spec.name,
+                                                     ", ".join(users)))
 
 
-def _same_file(export, path, real):
-    """Whether a vblade export serves ``path``: by (device, inode) when the export reports it
-    (a vblade in a container sees its own root), else by resolved path."""
-    fid = export.get("file_id")
-    if fid:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return (st.st_dev, st.st_ino) == tuple(fid)
-    return bool(export.get("path")) and os.path.realpath(export["path"]) == real
+def _as(path, mine):
+    return "" if path == mine else " as %s (the same file)" % path
 
 
 def _in_use(t, what, force):
@@ -313,6 +143,10 @@ def _new_lun(tid, lun):
     return out
 
 
+def _del_lun(tid, lun):
+    return ["--op", "delete", "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun)]
+
+
 def _lu_param(tid, lun, key, value):
     return ["--op", "update", "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun),
             "--params", "%s=%s" % (key, value)]
@@ -322,12 +156,13 @@ def _target_plan(spec, t, tid, force):
     """Changes that turn ``t`` (None: absent) into ``spec`` (present)."""
     n, ch = spec.name, []
 
-    def add(text, args):
-        ch.append(Change(text, args, n))
+    def add(text, args, undo=None):
+        ch.append(Change(text, args, n, undo))
     if t is None:
         t = TgtTarget(tid, n)
         add("create target %s (tid %d)" % (n, tid),
-            ["--op", "new", "--mode", "target", "--tid", str(tid), "-T", n])
+            ["--op", "new", "--mode", "target", "--tid", str(tid), "-T", n],
+            [["--op", "delete", "--mode", "target", "--tid", str(tid), "--force"]])
     want = dict((lun.lun, lun) for lun in spec.luns)
     for cur in t.luns:
         new = want.get(cur.lun)
@@ -335,16 +170,18 @@ def _target_plan(spec, t, tid, force):
             _in_use(t, "luns", force)
             add("%s LUN %d (%s) of %s" % ("remove" if new is None else "replace", cur.lun,
                                           cur.path, n),
-                ["--op", "delete", "--mode", "logicalunit", "--tid", str(t.tid), "--lun",
-                 str(cur.lun)])
+                _del_lun(t.tid, cur.lun), _new_lun(t.tid, cur))
     for lun in spec.luns:
         cur = t.lun(lun.lun)
         if cur is None or lun.path != cur.path or lun.type != cur.type:
             for i, args in enumerate(_new_lun(t.tid, lun)):
                 add("" if i else "add LUN %d %s (%s%s) to %s" % (
-                    lun.lun, lun.path, lun.type, ", read-only" if lun.readonly else "", n), args)
+                    lun.lun, lun.path, lun.type, ", read-only" if lun.readonly else "", n), args,
+                    None if i else [_del_lun(t.tid, lun.lun)])
             continue
         if lun.readonly != cur.readonly:
+            if lun.readonly:
+                _in_use(t, "luns[%d].readonly" % spec.luns.index(lun), force)
             add("set LUN %d of %s %s" % (lun.lun, n, "read-only" if lun.readonly else "read-write"),
                 _lu_param(t.tid, lun.lun, "readonly", "1" if lun.readonly else "0"))
         if lun.serial and lun.serial != cur.serial:
@@ -378,7 +215,6 @@ def _acl(tid, entry, op):
 
 def normalise_portal(value, what="portals"):
     """``"ADDR[:PORT]"`` -> ``"ADDR:PORT"`` (IPv6 as ``[ADDR]:PORT``); ValueError when bad."""
-    import ipaddress
     v = str(value).strip()
     m = re.match(r"^\[([0-9a-fA-F:.]+)\](?::(\d+))?$", v) or \
         re.match(r"^([0-9.]+)(?::(\d+))?$", v) or re.match(r"^([0-9a-fA-F:]+)()$", v)
@@ -445,19 +281,7 @@ def plan(state, specs, force=False, purge=False, portals=(), known=None, trust_u
     return changes
 
 
-# ---------------------------------------------------------------- apply
-def apply(runner, changes, control_port=0):
-    """Run the planned tgtadm commands; return the argv lists that ran (the writes)."""
-    base = tgtadm(runner, control_port)
-    ran = []
-    for c in changes:
-        if c.args:
-            argv = base + c.args
-            runner(argv, msg="tgtadm failed: %s" % (c.text or "(continued)"))
-            ran.append(argv)
-    return ran
-
-
+# ---------------------------------------------------------------- report
 def summary(t, chap=None):
     """Return value / diff form of a target (no secrets)."""
     if t is None:
@@ -477,7 +301,7 @@ def predicted(spec, current, tid):
     for lun in spec.luns:
         cur = current.lun(lun.lun) if current else None
         x = copy.copy(lun)
-        x.size_bytes = _size(lun.path, 0)
+        x.size_bytes = lun_size(lun.path, 0)
         x.serial = lun.serial or (cur.serial if cur and cur.path == lun.path else None)
         t.luns.append(x)
     t.allow_all, t.initiators, t.addresses = spec.allow_all, list(spec.initiators), list(spec.addresses)
@@ -487,147 +311,8 @@ def predicted(spec, current, tid):
     return t
 
 
-# ---------------------------------------------------------------- persist
-def config_path(config_dir, name):
-    return os.path.join(config_dir, "%s.conf" % name.replace(":", "_"))
 
 
-def render_config(spec):
-    """tgt-admin config text for ``spec`` (holds the CHAP secrets)."""
-    lines = [MARKER + ": the next run overwrites this file.",
-             "# tgt-admin reads it when tgtd starts (targets.conf includes conf.d/*.conf).",
-             "<target %s>" % spec.name]
-    for lun in spec.luns:
-        lines += ["    <backing-store %s>" % lun.path, "        lun %d" % lun.lun]
-        if lun.type == "blockio":
-            lines.append("        bsoflags direct")
-        if lun.readonly:
-            lines.append("        readonly 1")
-        if lun.serial:
-            lines.append("        scsi_sn %s" % lun.serial)
-        lines.append("    </backing-store>")
-    if not spec.allow_all:
-        if not spec.addresses:
-            lines += ["    # never matches: without any initiator-address tgt-admin would bind ALL",
-                      "    initiator-address %s" % NO_ADDRESS]
-        lines += ["    initiator-address %s" % a for a in spec.addresses]
-        lines += ["    initiator-name %s" % i for i in spec.initiators]
-    c = spec.chap or {}
-    if c.get("username"):
-        lines.append("    incominguser %s %s" % (c["username"], c["password"]))
-    if c.get("mutual_username"):
-        lines.append("    outgoinguser %s %s" % (c["mutual_username"], c["mutual_password"]))
-    lines.append("</target>")
-    return "\n".join(lines) + "\n"
-
-
-def _managed_files(config_dir):
-    try:
-        names = sorted(os.listdir(config_dir))
-    except OSError:
-        return []
-    out = []
-    for fn in names:
-        path = os.path.join(config_dir, fn)
-        if fn.endswith(".conf") and os.path.isfile(path):
-            try:
-                with open(path) as f:
-                    text = f.read()
-            except (OSError, IOError):
-                continue
-            if text.startswith(MARKER):
-                out.append((path, text))
-    return out
-
-
-def known_secrets(config_dir):
-    """``{username: secret}`` from the files this module wrote under ``config_dir``."""
-    out = {}
-    for dummy, text in _managed_files(config_dir):
-        for m in re.finditer(r"^\s*(?:incoming|outgoing)user\s+(\S+)\s+(\S+)\s*$", text, re.M):
-            out[m.group(1)] = m.group(2)
-    return out
-
-
-def persist_plan(config_dir, specs, purge=False):
-    """``[(path, text or None)]`` that differ from disk (None: remove the file)."""
-    out, wanted = [], set()
-    for s in specs:
-        path = config_path(config_dir, s.name)
-        wanted.add(path)
-        text = render_config(s) if s.state == "present" else None
-        try:
-            with open(path) as f:
-                old = f.read()
-        except (OSError, IOError):
-            old = None
-        if old != text and not (text is None and (old is None or not old.startswith(MARKER))):
-            out.append((path, text))
-    if purge:
-        for path, text in _managed_files(config_dir):
-            if path not in wanted:
-                out.append((path, None))
-    return out
-
-
-def persist(writes):
-    """Write (0600, atomically) or remove the files of :func:`persist_plan`."""
-    for path, text in writes:
-        if text is None:
-            os.unlink(path)
-            continue
-        d = os.path.dirname(path)
-        if not os.path.isdir(d):
-            os.makedirs(d, 0o755)
-        fd, tmp = tempfile.mkstemp(prefix=".sanboot-", dir=d)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.rename(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-
-
-# ---------------------------------------------------------------- the module's flow
 def redact(argv):
     """``argv`` with the value after ``--password`` masked."""
     return [REDACTED if i and argv[i - 1] == "--password" else a for i, a in enumerate(argv)]
-
-
-def converge(module, runner, specs, portals):
-    """read -> plan -> apply -> persist for provider tgt; returns the module result dict."""
-    from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import to_yaml
-    p = module.params
-    cp, config_dir = p["control_port"], p["config_dir"] or "/etc/tgt/conf.d"
-    state = read(runner, cp)
-    try:
-        changes = plan(state, specs, force=p["force"], purge=p["purge"], portals=portals,
-                       known=known_secrets(config_dir), trust_unknown=not p["persist"],
-                       exports=vblade_exports())
-    except PlanError as e:
-        module.fail_json(msg=str(e))
-    writes = persist_plan(config_dir, specs, p["purge"]) if p["persist"] else []
-    texts = [c.text for c in changes if c.text]
-    texts += ["%s %s" % ("remove" if t is None else "write", path) for path, t in writes]
-    names = [s.name for s in specs]
-    names += sorted(set(c.target for c in changes if c.target and c.target not in names))
-    commands = []
-    if module.check_mode:
-        after = dict((s.name, predicted(s, state.targets.get(s.name), None))
-                     for s in specs if s.state == "present")
-    else:
-        commands = [" ".join(shlex.quote(x) for x in redact(a)) for a in apply(runner, changes, cp)]
-        persist(writes)
-        after = (read(runner, cp) if commands else state).targets
-    before_l = [summary(state.targets.get(n)) for n in names if n in state.targets]
-    after_l = [summary(after.get(n)) for n in names if n in after]
-    result = dict(changed=bool(texts), changes=texts, commands=commands, targets=after_l,
-                  target=after_l[0] if p["name"] and after_l else None)
-    if module._diff:
-        result["diff"] = dict(before=to_yaml(before_l), after=to_yaml(after_l),
-                              before_header="tgtd (control port %d)" % cp,
-                              after_header="tgtd (control port %d)" % cp)
-    return result

@@ -22,6 +22,9 @@ import os
 import re
 import time
 
+from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
+    StoreError, store_id, tgt_exports, tgtd_control_ports)
+
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
 UNIT_NAME = "sanboot-vblade@.service"
@@ -129,12 +132,8 @@ def _readlink(path):
 
 
 def file_id(path):
-    """(st_dev, st_ino) of ``path`` or None."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+    """The store identity of ``path`` (``_stores.store_id``) or None."""
+    return store_id(path)
 
 
 def running_exports(proc="/proc", all_netns=False):
@@ -224,10 +223,10 @@ def same_export(a, b):
     return all(a.get(k) == b.get(k) for k in FIELDS)
 
 
-def _same_file(a_path, a_id, b_path, b_id):
-    if a_id is not None and b_id is not None:
-        return a_id == b_id
-    return os.path.normpath(a_path) == os.path.normpath(b_path)
+def _same_file(a_path, a_id, b_path, b_id):  # pylint: disable=unused-argument
+    """One rule (``_stores.store_id``): the same store when the identities match; a path that
+    does not exist has no identity."""
+    return a_id is not None and a_id == b_id
 
 
 def describe(export):
@@ -499,15 +498,16 @@ def read_systemd(runner, shelf, slot, unit_dir=UNIT_DIR, env_dir=ENV_DIR):
 
 
 def tgt_backing_stores(runner):
-    """tgt's backing stores (``_tgt.backing_stores``) with their file ids; {} without tgt."""
+    """The backing stores of every tgtd of the host (``_stores``) as ``{path: [dict(target, lun,
+    readonly, file_id)]}``; PlanError when a tgtd cannot be asked."""
     try:
-        from ansible_collections.sanboot.lab.plugins.module_utils._tgt import backing_stores
-    except ImportError:
-        return {}
-    if not runner.which("tgtadm", required=False):
-        return {}
-    stores = backing_stores(runner) or {}
+        ports = tgtd_control_ports()
+        tgtadm = runner.which("tgtadm", required=bool(ports))
+        uses = tgt_exports(lambda argv: runner(argv, check=False), tgtadm, ports)
+    except StoreError as e:
+        raise PlanError("path: cannot tell whether tgt exports the store: %s" % e)
     out = {}
-    for path, uses in stores.items():
-        out[path] = [dict(use, file_id=file_id(path)) for use in uses]
+    for use in uses:
+        out.setdefault(use["path"], []).append(dict(target=use["target"], lun=use["lun"],
+                                                    readonly=use["readonly"], file_id=use["id"]))
     return out

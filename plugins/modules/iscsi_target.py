@@ -25,13 +25,27 @@ description:
     tgt and IET OR their ACL entries (an address match admits any initiator name), so
     O(initiators) and O(initiator_addresses) together are refused: restrict by name (with CHAP)
     or by address."
-  - "Refused unless O(force=true), before anything changes: removing or replacing a LUN, or
-    removing a target, that has an active session; changing the secret of a CHAP account that is
-    also bound to a target not managed by this call (tgt accounts are global)."
-  - "Always refused: a backing store exported by another target or by a running vblade (AoE)
-    unless both exports are read-only; invalid iSCSI names (RFC 3720 section 3.2.6.3); CHAP
-    secrets shorter than 12 characters (RFC 3720 section 8.2.1); a mutual CHAP secret equal to
-    the incoming one."
+  - "Refused unless O(force=true), before anything changes: removing or replacing a LUN, switching
+    it to read-only, or removing a target, that has an active session; changing the secret of a
+    CHAP account that is also bound to a target not managed by this call (tgt accounts are
+    global); a backing store under a system directory (C(/etc), C(/boot), C(/usr), C(/bin),
+    C(/sbin), C(/lib*), C(/proc), C(/sys), C(/dev), C(/run)) or a mounted block device (the root
+    filesystem's disk)."
+  - "Always refused: a backing store that another target, another tgtd or a running vblade (AoE)
+    exports unless both exports are read-only (one store is one C((st_dev, st_ino)), or one
+    device number for block devices: a hard link or a symlink to an exported store is that store;
+    every tgtd control socket C(/var/run/tgtd/socket.N) and every vblade of the host is asked, and
+    the run is refused when one cannot be asked); a store that is neither a regular file nor a
+    block device; control characters (newline, tab, ...) in any string option; characters the
+    persisted configs cannot carry (tgt-admin runs its values through C(/bin/sh)); the address
+    V(0.0.0.0/0) or V(::/0) in O(initiator_addresses) (use O(allow_all=true)); invalid iSCSI names
+    (RFC 3720 section 3.2.6.3); CHAP secrets shorter than 12 characters (RFC 3720 section 8.2.1),
+    names or secrets longer than 255 bytes; a mutual CHAP secret equal to the incoming one."
+  - "Provider V(tgt): runs on one tgtd are serialised by an exclusive lock on
+    C(/run/lock/sanboot-tgtd-<control_port>.lock) (a run waits up to 120 s for another). When a
+    C(tgtadm) call fails, what the run created (targets, LUNs, CHAP accounts; LUNs it removed are
+    re-added) is taken back and the error is reported with C(cmd), C(rc), C(stdout), C(stderr)
+    (RV(rolled_back) lists the undo commands)."
 author:
   - sanboot.lab developers (@sanboot)
 requirements:
@@ -157,7 +171,10 @@ options:
       path:
         description:
           - Backing store (file or block device, absolute path; must exist). A store may be
-            exported twice (here or by vblade) only when every export is read-only.
+            exported twice (here, by another tgtd or by vblade) only when every export is read-only.
+          - "Characters: C(A-Z a-z 0-9 _ . + @ % = : / -) (the persisted tgt-admin and IET configs
+            cannot carry more). Not under a system directory nor a mounted block device unless
+            O(force=true)."
         type: path
         required: true
       type:
@@ -186,11 +203,15 @@ options:
     description:
       - Initiator addresses or CIDR networks admitted (any initiator name from there).
         Cannot be combined with O(initiators).
+      - V(0.0.0.0/0) and V(::/0) (everyone) are refused; admitting every initiator takes
+        O(allow_all=true) (tgt's C(ALL)).
     type: list
     elements: str
     default: []
   allow_all:
-    description: Admit every initiator. Cannot be combined with O(initiators) or O(initiator_addresses).
+    description:
+      - Admit every initiator (tgt's C(ALL)); the only way to say so. Cannot be combined with
+        O(initiators) or O(initiator_addresses).
     type: bool
     default: false
   chap:
@@ -206,7 +227,10 @@ options:
         description: User name the initiator authenticates with (incoming CHAP).
         type: str
       password:
-        description: Its secret, 12 or more characters (RFC 3720 section 8.2.1); printable ASCII without blanks, quotes, C(#), C(<), C(>) or backslash.
+        description:
+          - Its secret, 12-255 characters (RFC 3720 section 8.2.1); printable ASCII without blanks, quotes, C(#), C(<), C(>) or backslash.
+          - With provider V(tgt) and O(persist=true) (the default) user names and secrets use only C(A-Z a-z 0-9 _ . + @ % = : , / -)
+            (tgt-admin passes them to C(/bin/sh) unquoted).
         type: str
       mutual_username:
         description: User name the target authenticates with (mutual / outgoing CHAP).
@@ -226,18 +250,21 @@ options:
     type: path
   purge:
     description:
-      - Remove targets of the daemon that are not listed in O(targets) (or are not O(name)), and
-        their persisted files. Respects O(force) for targets with sessions.
+      - Remove targets of the daemon that are not listed in O(targets), and their persisted files.
+        Respects O(force) for targets with sessions.
+      - Needs a non-empty O(targets) (refused with O(name): it would remove every other target).
     type: bool
     default: false
   force:
     description:
-      - Allow removing or replacing LUNs and targets that have active sessions (the initiators
-        lose them), and changing a CHAP secret shared with an unmanaged target.
+      - Allow removing, replacing or switching to read-only LUNs and targets that have active
+        sessions (the initiators lose them or their writes fail), changing a CHAP secret shared
+        with an unmanaged target, and a backing store under a system directory or a mounted
+        block device.
     type: bool
     default: false
   control_port:
-    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)).
+    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)), 0-65535.
     type: int
     default: 0
 """
@@ -314,13 +341,23 @@ commands:
   returned: always
   type: list
   elements: str
+rolled_back:
+  description: After a failed C(tgtadm) call, the undo commands that ran (passwords masked).
+  returned: failure of a tgtadm call (provider tgt)
+  type: list
+  elements: str
+rollback_failed:
+  description: After a failed C(tgtadm) call, the undo commands that failed themselves.
+  returned: failure of a tgtadm call (provider tgt)
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import SpecError, normalise
-from ansible_collections.sanboot.lab.plugins.module_utils import _tgt, _ietd
+from ansible_collections.sanboot.lab.plugins.module_utils import _tgt, _tgt_run, _ietd
 
 LUN = dict(lun=dict(type="int", required=True), path=dict(type="path", required=True),
            type=dict(type="str", choices=["fileio", "blockio"], default="fileio"),
@@ -361,7 +398,7 @@ def main():
         module.warn(w)
     runner = Runner(module)
     if p["provider"] == "tgt":
-        result = _tgt.converge(module, runner, specs, portals)
+        result = _tgt_run.converge(module, runner, specs, portals)
     else:
         result = _ietd.converge(module, runner, specs, portals)
     module.exit_json(**result)

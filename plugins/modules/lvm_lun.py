@@ -119,15 +119,6 @@ from ansible_collections.sanboot.lab.plugins.module_utils import _lvm
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 from ansible_collections.sanboot.lab.plugins.module_utils._units import parse_size
 
-try:
-    from ansible_collections.sanboot.lab.plugins.module_utils._tgt import backing_stores
-except ImportError:  # pragma: no cover
-    backing_stores = None
-try:
-    from ansible_collections.sanboot.lab.plugins.module_utils._vblade import running_exports
-except ImportError:  # pragma: no cover
-    running_exports = None
-
 
 def read(runner, vg):
     rc, out, err = runner(_lvm.vgs_argv(vg), check=False)
@@ -140,11 +131,12 @@ def read(runner, vg):
 
 def users(module, runner, lv):
     mounts = _lvm.mounted_at(_lvm.read_mountinfo(), lv.major, lv.minor)
-    stores = {}
-    if backing_stores is not None and module.get_bin_path("tgtadm"):
-        stores = backing_stores(runner, control_port=0)
-    vblades = list(running_exports(all_netns=True)) if running_exports is not None else []
-    return mounts, _lvm.exporters(lv.path, stores, vblades)
+    try:
+        exported = _lvm.exporters(lv.path, lambda argv: runner(argv, check=False),
+                                  runner.which("tgtadm", required=False))
+    except _lvm.PlanError as e:
+        module.fail_json(msg=str(e))
+    return mounts, exported
 
 
 def main():

@@ -272,7 +272,7 @@ def test_backing_store_exported_by_vblade_refused(tgtd, disks, tmp_path):
         name = iqn("aoe")
         res = run(dict(name=name, control_port=CONTROL, config_dir=disks["conf"],
                        luns=[dict(lun=1, path=path)], allow_all=True))
-        assert res.get("failed") and "vblade as AoE e4242.42" in res["msg"], res
+        assert res.get("failed") and "AoE export e4242.42 on lo" in res["msg"], res
         assert name not in tgtd.show()
     finally:
         proc.kill()

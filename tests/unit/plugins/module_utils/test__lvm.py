@@ -133,18 +133,23 @@ def test_mounted_at():
     assert _lvm.mounted_at(text, -1, -1) == []
 
 
-def test_exporters():
-    links = {"/dev/san/a": "/dev/dm-3", "/dev/mapper/san-a": "/dev/dm-3"}
-
-    def real(p):
-        return links.get(p, p)
-    stores = {"/dev/mapper/san-a": [dict(target="iqn.2024-01.x:t", lun=1, readonly=False)],
-              "/srv/other.img": [dict(target="iqn.2024-01.x:u", lun=1, readonly=False)]}
-    vblades = [dict(shelf=1, slot=2, path="/dev/san/a", pid=42),
-               dict(shelf=1, slot=3, path="/srv/x", pid=43)]
-    assert _lvm.exporters("/dev/san/a", stores, vblades, realpath=real) == [
-        "iSCSI target iqn.2024-01.x:t LUN 1", "AoE export e1.2 (vblade pid 42)"]
-    assert _lvm.exporters("/dev/san/b", {}, [], realpath=real) == []
+def test_exporters(tmp_path):
+    disk = tmp_path / "dm-3"
+    disk.write_bytes(b"")
+    (tmp_path / "san-a").symlink_to(disk)
+    proc = tmp_path / "proc"
+    for pid, argv in ((42, ["vblade", "1", "2", "eth0", str(tmp_path / "san-a")]),
+                      (43, ["vblade", "1", "3", "eth0", "/srv/x"])):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+        (proc / str(pid) / "root").symlink_to("/")
+    where = dict(run_dir=str(tmp_path / "no-tgtd"), proc=str(proc))
+    assert _lvm.exporters(str(disk), None, **where) == [
+        "AoE export e1.2 on eth0 (vblade pid 42)"]
+    assert _lvm.exporters(str(tmp_path / "other"), None, **where) == []
+    with pytest.raises(_lvm.PlanError, match="cannot tell whether"):
+        _lvm.exporters(str(disk), None, run_dir=str(tmp_path / "no-tgtd"),
+                       proc=str(tmp_path / "noproc"))
 
 
 def test_describe(lvs):

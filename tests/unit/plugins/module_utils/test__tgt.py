@@ -6,10 +6,10 @@ import pytest
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _tgt
+from ansible_collections.sanboot.lab.plugins.module_utils import _tgt, _tgt_conf, _tgt_show
 from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import Lun, TargetSpec
-from ansible_collections.sanboot.lab.plugins.module_utils._tgt import (
-    PlanError, TgtState, plan)
+from ansible_collections.sanboot.lab.plugins.module_utils._tgt import PlanError, plan
+from ansible_collections.sanboot.lab.plugins.module_utils._tgt_show import TgtState
 
 T1, T3 = "iqn.2024-01.lab.sanboot:t1", "iqn.2024-01.lab.sanboot:t3"
 NEW = "iqn.2024-01.lab.sanboot:new"
@@ -25,9 +25,9 @@ fixture = fixture_reader()
 
 @pytest.fixture
 def state():
-    return TgtState(_tgt.parse_targets(fixture("tgt_show_target.txt"), sizes=False),
-                    _tgt.parse_accounts(fixture("tgt_show_account.txt")),
-                    _tgt.parse_portals(fixture("tgt_show_portal.txt")))
+    return TgtState(_tgt_show.parse_targets(fixture("tgt_show_target.txt"), sizes=False),
+                    _tgt_show.parse_accounts(fixture("tgt_show_account.txt")),
+                    _tgt_show.parse_portals(fixture("tgt_show_portal.txt")))
 
 
 def t1_spec(**kw):
@@ -65,12 +65,12 @@ def test_parse_sizes_from_files(tmp_path):
     p = tmp_path / "x.img"
     p.write_bytes(b"\0" * 12345)
     text = fixture("tgt_show_target.txt").replace(A, str(p))
-    assert _tgt.parse_targets(text)[0].luns[0].size_bytes == 12345
+    assert _tgt_show.parse_targets(text)[0].luns[0].size_bytes == 12345
 
 
 def test_parse_ignores_never_matching_address():
     text = "Target 1: %s\n    ACL information:\n        255.255.255.255\n        %s\n" % (T1, C1)
-    t = _tgt.parse_targets(text)[0]
+    t = _tgt_show.parse_targets(text)[0]
     assert t.addresses == [] and t.initiators == [C1]
 
 
@@ -143,7 +143,13 @@ def test_purge(state):
     assert args_of(changes) == [["--op", "delete", "--mode", "target", "--tid", "3", "--force"]]
 
 
-def test_shared_backing_store_refused(state):
+@pytest.fixture
+def by_path(monkeypatch):
+    """Stores of the captured state do not exist here: identify them by path."""
+    monkeypatch.setattr(_tgt, "store_id", lambda p: ("path", os.path.normpath(p)) if p else None)
+
+
+def test_shared_backing_store_refused(state, by_path):
     with pytest.raises(PlanError, match="already exported by target .*t1 LUN 1"):
         plan(state, [TargetSpec(NEW, luns=[Lun(1, A)])], known=KNOWN)
     with pytest.raises(PlanError, match="both are read-only"):
@@ -154,24 +160,60 @@ def test_shared_backing_store_refused(state):
     assert plan(state, [TargetSpec(NEW, luns=[Lun(1, C)]), TargetSpec(T3, "absent")], force=True)
 
 
-def test_vblade_export_matched_by_file_id(tmp_path):
+def vblade(path, store, **kw):
+    e = dict(kind="vblade", shelf=3, slot=4, interface="veth0", path=path, readonly=False,
+             pid=7, id=store)
+    e.update(kw)
+    return e
+
+
+def test_export_matched_by_store_identity(tmp_path):
     disk = tmp_path / "d.img"
     disk.write_bytes(b"")
     st = os.stat(str(disk))
-    same = dict(shelf=3, slot=4, path="/srv/elsewhere.img", readonly=False, pid=7,
-                file_id=(st.st_dev, st.st_ino))
-    with pytest.raises(PlanError, match="e3.4"):
+    same = vblade("/srv/elsewhere.img", (st.st_dev, st.st_ino))
+    with pytest.raises(PlanError, match=r"AoE export e3.4 on veth0 \(vblade pid 7\) as "
+                       r"/srv/elsewhere.img \(the same file\)"):
         plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, str(disk))])], exports=[same])
-    other = dict(same, path=str(disk), file_id=(st.st_dev, st.st_ino + 1))  # container's own file
+    other = vblade(str(disk), (st.st_dev, st.st_ino + 1))   # a container's own file
     assert plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, str(disk))])], exports=[other])
 
 
-def test_vblade_export_refused():
-    exports = [dict(shelf=1, slot=2, interface="veth0", path=A, readonly=False, pid=42)]
-    with pytest.raises(PlanError, match="vblade as AoE e1.2"):
-        plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, A)])], exports=exports)
-    exports[0]["readonly"] = True
-    assert plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, A, readonly=True)])], exports=exports)
+def test_export_refused_unless_both_read_only(tmp_path):
+    disk = tmp_path / "d.img"
+    disk.write_bytes(b"")
+    st = os.stat(str(disk))
+    exports = [vblade(str(disk), (st.st_dev, st.st_ino)),
+               dict(kind="tgt", control_port=61, tid=1, target=T3, lun=2, path=str(disk),
+                    readonly=False, id=(st.st_dev, st.st_ino))]
+    with pytest.raises(PlanError, match="AoE export e3.4.*iSCSI target %s LUN 2 \\(tgtd control "
+                       "port 61\\)" % T3):
+        plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, str(disk))])], exports=exports)
+    with pytest.raises(PlanError, match="read-only"):
+        plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, str(disk), readonly=True)])],
+             exports=exports)
+    for e in exports:
+        e["readonly"] = True
+    assert plan(TgtState(), [TargetSpec(NEW, luns=[Lun(1, str(disk), readonly=True)])],
+                exports=exports)
+
+
+def test_hard_link_to_a_store_of_another_target_refused(tmp_path):
+    store, link = tmp_path / "a.img", tmp_path / "hard.img"
+    store.write_bytes(b"")
+    os.link(str(store), str(link))
+    sym = tmp_path / "sym.img"
+    sym.symlink_to(store)
+    state = TgtState(_tgt_show.parse_targets(
+        "Target 1: %s\n    LUN information:\n        LUN: 1\n            Readonly: No\n"
+        "            Backing store path: %s\n" % (T1, store), sizes=False))
+    for path in (link, sym):
+        with pytest.raises(PlanError, match="target %s LUN 1 as %s \\(the same file\\)"
+                           % (T1, store)):
+            plan(state, [TargetSpec(NEW, luns=[Lun(1, str(path))])])
+    # read-only on both sides is allowed
+    state.targets[T1].luns[0].readonly = True
+    assert plan(state, [TargetSpec(NEW, luns=[Lun(1, str(link), readonly=True)])])
 
 
 def test_chap_password_change(state):
@@ -240,33 +282,33 @@ def test_normalise_portal_bad(value):
 
 
 def test_render_config():
-    text = _tgt.render_config(t1_spec(luns=[Lun(1, A), Lun(2, B, "blockio", True, "S2")],
+    text = _tgt_conf.render_config(t1_spec(luns=[Lun(1, A), Lun(2, B, "blockio", True, "S2")],
                                       addresses=[]))
-    assert text.startswith(_tgt.MARKER)
+    assert text.startswith(_tgt_conf.MARKER)
     assert "<target %s>" % T1 in text and "    <backing-store %s>\n        lun 2\n" \
         "        bsoflags direct\n        readonly 1\n        scsi_sn S2\n" % B in text
     assert "initiator-address 255.255.255.255" in text and "initiator-name %s" % C1 in text
     assert "incominguser alice secretsecret12" in text
     assert "outgoinguser tgtout mutualsecret12" in text
-    assert "initiator-address" not in _tgt.render_config(TargetSpec(NEW, allow_all=True))
-    addr = _tgt.render_config(TargetSpec(NEW, addresses=["10.0.0.0/8"]))
+    assert "initiator-address" not in _tgt_conf.render_config(TargetSpec(NEW, allow_all=True))
+    addr = _tgt_conf.render_config(TargetSpec(NEW, addresses=["10.0.0.0/8"]))
     assert "initiator-address 10.0.0.0/8" in addr and "255.255.255.255" not in addr
 
 
 def test_persist_roundtrip(tmp_path):
     d = str(tmp_path / "conf.d")
     specs = [t1_spec(), TargetSpec(NEW, allow_all=True)]
-    writes = _tgt.persist_plan(d, specs)
+    writes = _tgt_conf.persist_plan(d, specs)
     assert [os.path.basename(w[0]) for w in writes] == [
         "iqn.2024-01.lab.sanboot_t1.conf", "iqn.2024-01.lab.sanboot_new.conf"]
-    _tgt.persist(writes)
+    _tgt_conf.persist(writes)
     assert oct(os.stat(writes[0][0]).st_mode & 0o777) == "0o600"
-    assert _tgt.persist_plan(d, specs) == []
-    assert _tgt.known_secrets(d) == KNOWN
+    assert _tgt_conf.persist_plan(d, specs) == []
+    assert _tgt_conf.known_secrets(d) == KNOWN
     (tmp_path / "conf.d" / "other.conf").write_text("<target iqn.2000-01.x:y>\n</target>\n")
-    assert _tgt.persist_plan(d, [t1_spec()], purge=True) == [(writes[1][0], None)]
-    assert _tgt.persist_plan(d, [TargetSpec(NEW, "absent")]) == [(writes[1][0], None)]
-    assert _tgt.persist_plan(d, [TargetSpec("iqn.2000-01.x:y", "absent")]) == []
+    assert _tgt_conf.persist_plan(d, [t1_spec()], purge=True) == [(writes[1][0], None)]
+    assert _tgt_conf.persist_plan(d, [TargetSpec(NEW, "absent")]) == [(writes[1][0], None)]
+    assert _tgt_conf.persist_plan(d, [TargetSpec("iqn.2000-01.x:y", "absent")]) == []
 
 
 def test_redact():
@@ -289,20 +331,32 @@ class FakeRunner(object):
         raise AssertionError(a)
 
 
-def test_backing_stores():
-    r = FakeRunner({"target": (0, fixture("tgt_show_target.txt"), ""),
-                    "account": (0, fixture("tgt_show_account.txt"), "")})
-    stores = _tgt.backing_stores(r, 40)
-    assert stores[A] == [dict(target=T1, lun=1, readonly=False), dict(target=T3, lun=1, readonly=False)]
-    assert stores[B] == [dict(target=T1, lun=2, readonly=True)]
-    assert r.history[0][:3] == ["/usr/sbin/tgtadm", "-C", "40"]
-    assert _tgt.backing_stores(FakeRunner({"target": (107, "", "not connected")})) == {}
-
-
-def test_existing_export_not_rechecked_unless_it_becomes_writable(state):
+def test_existing_export_not_rechecked_unless_it_becomes_writable(state, by_path):
     # a.img is read-write in t1 and t3 already (captured state): t1 can still be changed...
     assert plan(state, [t1_spec()], known=KNOWN) == []
     # ...but making t1's read-only LUN 2 (b.img) writable while t3 exports it is refused
     state.targets[T3].luns.append(Lun(5, B, readonly=True))
     with pytest.raises(PlanError, match="b.img"):
         plan(state, [t1_spec(luns=[Lun(1, A, serial="SN123"), Lun(2, B)])], known=KNOWN)
+
+
+def test_read_only_switch_with_session_needs_force(state):
+    # t3 has a session (captured state); its LUN 1 (a.img) is read-write
+    with pytest.raises(PlanError, match=r"luns\[0\].readonly: target %s has 1 active session.*force"
+                       % T3):
+        plan(state, [t3_spec(luns=[Lun(1, A, readonly=True), Lun(2, C, type="blockio")])])
+    changes = plan(state, [t3_spec(luns=[Lun(1, A, readonly=True), Lun(2, C, type="blockio")])],
+                   force=True)
+    assert "set LUN 1 of %s read-only" % T3 in [c.text for c in changes]
+
+
+def test_undo_of_what_a_run_creates(state):
+    changes = plan(state, [TargetSpec(NEW, luns=[Lun(1, C)], chap=dict(username="newuser",
+                                                                       password="newsecret123"))])
+    undo = dict((c.text, c.undo) for c in changes if c.text)
+    assert undo["create CHAP account newuser (password ********)"] == [
+        ["--op", "delete", "--mode", "account", "--user", "newuser"]]
+    assert undo["create target %s (tid 2)" % NEW] == [
+        ["--op", "delete", "--mode", "target", "--tid", "2", "--force"]]
+    assert undo["add LUN 1 %s (fileio) to %s" % (C, NEW)] == [
+        ["--op", "delete", "--mode", "logicalunit", "--tid", "2", "--lun", "1"]]

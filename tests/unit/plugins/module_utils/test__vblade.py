@@ -152,11 +152,12 @@ def test_read_write_twice_refused_by_file_identity():
 
 
 def test_read_write_twice_with_tgt_refused():
-    desired = vb.validate(params())
-    stores = {"/srv/e1.0.img": [{"target": "iqn.2024-01.lab.sanboot:t1", "lun": 1, "readonly": False}]}
+    desired = dict(vb.validate(params()), file_id=(1, 2))
+    stores = {"/srv/link.img": [{"target": "iqn.2024-01.lab.sanboot:t1", "lun": 1, "readonly": False,
+                                 "file_id": (1, 2)}]}
     with pytest.raises(vb.PlanError, match="tgt target iqn.2024-01.lab.sanboot:t1 LUN 1"):
         vb.check_conflicts(desired, [], stores, force=False)
-    stores["/srv/e1.0.img"][0]["readonly"] = True
+    stores["/srv/link.img"][0]["readonly"] = True
     assert vb.check_conflicts(desired, [], stores, force=False) == []
 
 

@@ -12,6 +12,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.sanboot.lab.plugins.modules import lvm_lun
+from ansible_collections.sanboot.lab.plugins.module_utils import _stores
 
 MiB = 1024 * 1024
 
@@ -49,7 +50,8 @@ def run(monkeypatch, args, lvs_after=None, check=False):
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: None
                         if n == "tgtadm" else "/sbin/" + n)
-    monkeypatch.setattr(lvm_lun, "running_exports", lambda all_netns=True: [])
+    monkeypatch.setattr(_stores, "vblade_exports", lambda proc="/proc": [])
+    monkeypatch.setattr(_stores, "tgtd_control_ports", lambda run_dir=None: [])
     monkeypatch.setattr(lvm_lun._lvm, "read_mountinfo", lambda: fixture("mountinfo"))
     args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backing stores: one identity rule and one question to every exporter on this host (private).
+
+Common layer: imports nothing from the domain modules (``_tgt``, ``_vblade``, ``_lvm``).
+
+* :func:`store_id` -- the identity of a store: ``(st_dev, st_ino)`` of the file ``os.stat``
+  resolves (so a symlink or a hard link to a store IS that store); for a block device its device
+  number (``("blk", st_rdev)``: two device nodes of one disk are one store).  A path that does
+  not exist has no identity (None).
+* :func:`exports_of` -- who exports a store: every tgtd answering on a control socket
+  ``/var/run/tgtd/socket.N`` (tgt 1.0.85 creates ``socket.N`` and ``socket.N.lock``; a socket
+  nobody listens on is left by a killed tgtd and skipped), every running vblade (from
+  ``/proc/*/cmdline``, its file seen through ``/proc/PID/root``).  When it cannot tell (a live
+  socket whose tgtadm fails, no tgtadm while sockets exist, an unreadable /proc) it raises
+  :class:`StoreError`: a store check that silently finds nothing would let two writers in.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import socket
+import stat
+
+TGTD_RUN_DIR = "/var/run/tgtd"
+_SOCKET = re.compile(r"^socket\.(\d+)$")
+
+
+class StoreError(Exception):
+    """The exporters could not be asked: the answer would be a guess."""
+
+
+def store_id(path, root=""):
+    """Identity of the store at ``path`` (seen under ``root``, e.g. ``/proc/PID/root``): ``("blk",
+    st_rdev)`` for a block device, else ``(st_dev, st_ino)``; None when it does not exist."""
+    if not path:
+        return None
+    try:
+        st = os.stat(root + path if root else path)
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISBLK(st.st_mode):
+        return ("blk", st.st_rdev)
+    return (st.st_dev, st.st_ino)
+
+
+# ---------------------------------------------------------------- tgtd
+def tgtd_control_ports(run_dir=TGTD_RUN_DIR):
+    """Control ports of the tgtds that listen on ``run_dir/socket.N`` (sorted)."""
+    try:
+        names = os.listdir(run_dir)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return []
+        raise StoreError("cannot list tgtd control sockets in %s: %s" % (run_dir, e))
+    ports = []
+    for name in names:
+        m = _SOCKET.match(name)
+        if m and _listening(os.path.join(run_dir, name)):
+            ports.append(int(m.group(1)))
+    return sorted(ports)
+
+
+def _listening(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        return True
+    except OSError as e:
+        if e.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            return False        # left behind by a tgtd that is gone
+        raise StoreError("cannot tell whether a tgtd listens on %s: %s" % (path, e))
+    finally:
+        sock.close()
+
+
+def parse_tgt_luns(text):
+    """``[dict(tid, target, lun, path, readonly)]`` from ``tgtadm --op show --mode target``
+    (LUN 0, the controller, has no store)."""
+    out, target, tid, lun = [], None, None, None
+    for raw in text.splitlines():
+        m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
+        if m:
+            tid, target, lun = int(m.group(1)), m.group(2), None
+            continue
+        key, sep, val = raw.strip().partition(":")
+        if not sep or target is None:
+            continue
+        val = val.strip()
+        if key == "LUN":
+            lun = dict(tid=tid, target=target, lun=int(val), path=None, readonly=False)
+            if lun["lun"] != 0:
+                out.append(lun)
+        elif lun is not None and key == "Readonly":
+            lun["readonly"] = val == "Yes"
+        elif lun is not None and key == "Backing store path":
+            lun["path"] = None if val == "None" else val
+    return out
+
+
+def tgt_exports(run, tgtadm, ports):
+    """Every LUN of the tgtds on ``ports``: dicts with ``kind="tgt"``, ``control_port``.
+    ``run(argv) -> (rc, stdout, stderr)``; a failing tgtadm raises StoreError."""
+    out = []
+    for port in ports:
+        argv = [tgtadm, "-C", str(port), "--lld", "iscsi", "--op", "show", "--mode", "target"]
+        rc, text, err = run(argv)
+        if rc != 0:
+            raise StoreError("cannot read the backing stores of the tgtd on control port %d "
+                             "(%s: rc %s, %s)" % (port, " ".join(argv), rc, (err or text).strip()))
+        for lun in parse_tgt_luns(text):
+            lun.update(kind="tgt", control_port=port, id=store_id(lun["path"]))
+            out.append(lun)
+    return out
+
+
+# ---------------------------------------------------------------- vblade
+def parse_vblade_argv(argv):
+    """``dict(shelf, slot, interface, path, readonly)`` of a vblade command line, or None.
+    Options as vblade 25's getopt ``b:dsrm:o:l:`` reads them (grouped, attached or separate)."""
+    if not argv or os.path.basename(argv[0]) != "vblade":
+        return None
+    readonly, operands, args, i = False, [], list(argv[1:]), 0
+    while i < len(args):
+        arg, i = args[i], i + 1
+        if arg == "--":
+            operands.extend(args[i:])
+            break
+        if not arg.startswith("-") or arg == "-":
+            operands.append(arg)
+            continue
+        for j, c in enumerate(arg[1:], 1):
+            if c == "r":
+                readonly = True
+            elif c in "bmol":
+                if j == len(arg) - 1:
+                    i += 1          # the value is the next argument
+                break
+            elif c not in "ds":
+                return None
+    if len(operands) != 4 or not (operands[0].isdigit() and operands[1].isdigit()):
+        return None
+    return dict(shelf=int(operands[0]), slot=int(operands[1]), interface=operands[2],
+                path=operands[3], readonly=readonly)
+
+
+def vblade_exports(proc="/proc"):
+    """Every running vblade of the host (every network namespace): dicts with ``kind="vblade"``,
+    ``pid``, ``id`` (the store as that process sees it, through ``/proc/PID/root``)."""
+    try:
+        entries = os.listdir(proc)
+    except OSError as e:
+        raise StoreError("cannot list processes in %s: %s" % (proc, e))
+    out = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        base = os.path.join(proc, entry)
+        try:
+            with open(os.path.join(base, "cmdline"), "rb") as f:
+                raw = f.read()
+        except (IOError, OSError):
+            continue            # the process ended meanwhile
+        parsed = parse_vblade_argv([a.decode("utf-8", "surrogateescape")
+                                    for a in raw.split(b"\0")[:-1]])
+        if parsed is None:
+            continue
+        path = parsed["path"]
+        if not path.startswith("/"):
+            try:
+                path = os.path.join(os.readlink(os.path.join(base, "cwd")), path)
+            except OSError:
+                continue
+        parsed.update(kind="vblade", pid=int(entry), path=path,
+                      id=store_id(path, os.path.join(base, "root")))
+        out.append(parsed)
+    return sorted(out, key=lambda e: e["pid"])
+
+
+# ---------------------------------------------------------------- the question
+def all_exports(run, tgtadm=None, run_dir=TGTD_RUN_DIR, proc="/proc", skip_ports=()):
+    """Every export of every exporter on this host (tgtd control ports in ``skip_ports`` are
+    left out: the caller reads those itself).  ``tgtadm``: its path (None: not installed)."""
+    ports = [p for p in tgtd_control_ports(run_dir) if p not in skip_ports]
+    if ports and not tgtadm:
+        raise StoreError("tgtd listens on control port(s) %s but tgtadm is not installed: "
+                         "cannot read its backing stores" % ", ".join(map(str, ports)))
+    return tgt_exports(run, tgtadm, ports) + vblade_exports(proc)
+
+
+def exports_of(path, run, tgtadm=None, run_dir=TGTD_RUN_DIR, proc="/proc", skip_ports=(),
+               exports=None):
+    """The exports (see :func:`all_exports`, or the given ``exports``) whose store is the store
+    at ``path``; [] when ``path`` does not exist."""
+    want = store_id(path)
+    if want is None:
+        return []
+    if exports is None:
+        exports = all_exports(run, tgtadm, run_dir, proc, skip_ports)
+    return [e for e in exports if e.get("id") == want]
+
+
+def describe(export):
+    """One line naming an export of :func:`all_exports`."""
+    if export["kind"] == "tgt":
+        return "iSCSI target %s LUN %d (tgtd control port %d%s)" % (
+            export["target"], export["lun"], export["control_port"],
+            ", read-only" if export["readonly"] else "")
+    return "AoE export e%d.%d on %s (vblade pid %d%s)" % (
+        export["shelf"], export["slot"], export["interface"], export["pid"],
+        ", read-only" if export["readonly"] else "")
