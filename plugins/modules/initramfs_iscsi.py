@@ -211,6 +211,7 @@ rebuilt:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import redact_conf
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 
 
@@ -256,8 +257,13 @@ def main():
     changed_files = [c for c in plan if c.changed]
     rebuild = ir.kernels_to_rebuild(versions, bool(changed_files), root) if module.params["update"] else []
     if not module.check_mode:
-        for change in changed_files:
-            ir.write_file(root, change)
+        done = 0
+        try:
+            for change in changed_files:
+                ir.write_file(root, change)
+                done += 1
+        except (ir.RequestError, OSError) as e:
+            module.fail_json(msg="writing /%s: %s" % (changed_files[done].rel, e), changed=done > 0)
         runner = Runner(module)
         for version in rebuild:
             runner(ir.update_argv(root, version), msg="update-initramfs failed for %s" % version)
@@ -265,7 +271,7 @@ def main():
     diff = []
     for c in changed_files:
         if c.rel == ir.ISCSI_CONF:
-            diff.append(ir.diff_entry(c, root, ir.redact_conf(c.after), ir.redact_conf(c.before)))
+            diff.append(ir.diff_entry(c, root, redact_conf(c.after), redact_conf(c.before)))
         else:
             diff.append(ir.diff_entry(c, root))
     result = dict(
