@@ -36,6 +36,11 @@ description:
   - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the
     destination with O(ssh_command) as root, the ssh trust the role C(sanboot.lab.xen_relocation)
     sets up.
+  - "Refused before any host is asked (and before libvirt is loaded), naming the option: a
+    O(source), O(destination) or O(domain) that starts with C(-) (it would reach ssh, xl or xm as an
+    option), host names with whitespace, control or shell characters, URIs with whitespace or
+    control characters or whose user or host starts with C(-), an empty or unbalanced
+    O(ssh_command). Every ssh command line the module builds has C(--) before the host."
 author:
   - sanboot.lab developers (@sanboot)
 requirements:
@@ -242,7 +247,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run, validate
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xl import XlDriver
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xm import XmDriver
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
@@ -272,6 +277,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    errors = validate(module.params)
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors, changed=False)
     runner = Runner(module)
     driver = module.params["driver"]
     if driver == "libvirt":
