@@ -36,11 +36,9 @@ description:
   - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the
     destination with O(ssh_command) as root, the ssh trust the role C(sanboot.lab.xen_relocation)
     sets up.
-  - "Refused before any host is asked (and before libvirt is loaded), naming the option: a
-    O(source), O(destination) or O(domain) that starts with C(-) (it would reach ssh, xl or xm as an
-    option), host names with whitespace, control or shell characters, URIs with whitespace or
-    control characters or whose user or host starts with C(-), an empty or unbalanced
-    O(ssh_command). Every ssh command line the module builds has C(--) before the host."
+  - "Refused before any host is asked: O(source), O(destination), O(domain) starting with C(-),
+    hosts with blanks, control or shell characters, such URIs, a bad O(ssh_command). Each ssh
+    command line built here has C(--) before the host."
 author:
   - sanboot.lab developers (@sanboot)
 requirements:
@@ -277,9 +275,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    errors = validate(module.params)
-    if errors:
-        module.fail_json(msg="; ".join(errors), errors=errors, changed=False)
+    if validate(module.params):  # before libvirt is loaded
+        module.fail_json(msg="; ".join(validate(module.params)), errors=validate(module.params))
     runner = Runner(module)
     driver = module.params["driver"]
     if driver == "libvirt":
