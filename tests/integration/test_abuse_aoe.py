@@ -4,35 +4,56 @@
 """aoe_export and aoe_probe abuse table: hostile input is refused by name and changes nothing.
 
 A veth pair ``sbi-ab0``/``sbi-ab1`` of the root namespace (created here, deleted at the end)
-is the interface; the pidfile, log and unit/env directories, the backing files and the vblade
+is the interface (shelf 42 belongs to this file); the pidfile, log and unit/env directories, the backing files and the vblade
 and tgtd processes are watched.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
 import pytest
 
-from _abuse import assert_refused  # noqa: E402  pylint: disable=import-error
+from _abuse import assert_refused, processes  # noqa: E402  pylint: disable=import-error
+
+from ansible_collections.sanboot.lab.plugins.module_utils._vblade import parse_argv
 
 pytestmark = pytest.mark.integration
 
 IF_T, IF_C = "sbi-ab0", "sbi-ab1"
-WATCH_DIRS = ["/run/sanboot-vblade", "/etc/sanboot", "/etc/systemd/system/sanboot-vblade@.service"]
+RUN_DIR = "/run/sanboot-vblade"
+WATCH_DIRS = [RUN_DIR, "/etc/sanboot", "/etc/systemd/system/sanboot-vblade@.service"]
+
+
+def _started_here(base):
+    """vblade pids of shelf 42 serving a file under this session's temporary directory: only a
+    regression (an accepted case) starts one."""
+    out = []
+    for pid, argv in processes(("vblade",)).items():
+        parsed = parse_argv(list(argv))
+        if parsed and parsed["shelf"] == 42 and parsed["path"].startswith(base):
+            out.append(pid)
+    return out
 
 
 @pytest.fixture(scope="module")
-def link():
+def link(tmp_path_factory):
     assert os.geteuid() == 0, "needs root (links, raw sockets)"
+    base = str(tmp_path_factory.getbasetemp())
     subprocess.run(["ip", "link", "add", IF_T, "type", "veth", "peer", "name", IF_C], check=True)
     try:
         for name in (IF_T, IF_C):
             subprocess.run(["ip", "link", "set", name, "up"], check=True)
         yield
     finally:
+        for pid in _started_here(base):
+            os.kill(pid, signal.SIGKILL)
         subprocess.run(["ip", "link", "del", IF_T], check=False)
+        for name in os.listdir(RUN_DIR) if os.path.isdir(RUN_DIR) else []:
+            if name.startswith("e42."):
+                os.unlink(os.path.join(RUN_DIR, name))
 
 
 @pytest.fixture
