@@ -275,10 +275,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if validate(module.params):  # before libvirt is loaded
-        module.fail_json(msg="; ".join(validate(module.params)), errors=validate(module.params))
-    runner = Runner(module)
-    driver = module.params["driver"]
+    errors = validate(module.params)  # before libvirt is loaded
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors, changed=False)
+    runner, driver = Runner(module), module.params["driver"]
     if driver == "libvirt":
         try:
             import libvirt
