@@ -39,11 +39,12 @@ shell characters either.
 from __future__ import annotations
 
 import glob
-import ipaddress
 import os
 import re
 
 from ansible_collections.sanboot.lab.plugins.module_utils._chap import checked_name, normalise as normalise_chap
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_cmdline import (
+    IFNAME, RequestError, ip_address, ip_param, one_line, root_param)
 from ansible_collections.sanboot.lab.plugins.module_utils._files import (
     UnsafePath, list_in, read_in, remove_in, write_in)
 from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import (
@@ -66,15 +67,6 @@ REQUIRED = (
     ("open-iscsi", ("usr/share/initramfs-tools/hooks/iscsi",)),
     ("open-iscsi (iscsistart)", ("usr/sbin/iscsistart", "sbin/iscsistart")),
 )
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
-# what a kernel command line word, a shell-sourced value and a systemd/ifupdown line can carry
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_WORD = re.compile(r"^[^\s\"'\\`$;&|<>()*?\[\]{}#~\x00-\x1f\x7f]+\Z")
-_AUTOCONF = ("", "off", "none", "on", "any", "dhcp", "bootp", "rarp", "both")
-
-
-class RequestError(ValueError):
-    """Bad input; the message names the option and the rule."""
 
 
 class FileChange(object):
@@ -93,97 +85,14 @@ class FileChange(object):
 
 # ---- validation -----------------------------------------------------------------------------
 
-def _ip(value, what):
-    try:
-        return ipaddress.ip_address(str(value))
-    except ValueError:
-        raise RequestError("%s: %r is not an IP address" % (what, value))
-
-
-def _one_line(value, what):
-    """Refuse control characters (newlines included) in a string option."""
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise RequestError("%s: %r contains a control character or a line break; the rendered "
-                           "files and the kernel command line cannot carry it" % (what, value))
-    return value
-
-
-def _word(value, what, rule):
-    """A kernel command line word: no blanks, quotes, shell or control characters."""
-    _one_line(value, what)
-    if not _WORD.match(value):
-        raise RequestError("%s: %r is not %s (no blanks, quotes, backslashes or shell "
-                           "characters: it becomes one word of the kernel command line)"
-                           % (what, value, rule))
-    return value
-
-
 def _iqn(value, what, warnings):
     return checked_name(value, what, warnings, RequestError)
 
 
 def _chap(chap, warnings):
     for key, value in sorted((chap or {}).items()):
-        _one_line(value, "chap.%s" % key)
+        one_line(value, "chap.%s" % key)
     return normalise_chap(chap, "chap", warnings, RequestError, tokens=False) or {}
-
-
-def _ip_param(ip, iface):
-    """The ``ip=`` kernel parameter (Documentation/admin-guide/nfs/nfsroot.rst) or None."""
-    dev = iface or ""
-    if ip is None:
-        return None
-    if isinstance(ip, dict):
-        unknown = set(ip) - {"address", "prefix", "gateway", "hostname"}
-        if unknown:
-            raise RequestError("ip: unknown keys %s (address, prefix, gateway, hostname)"
-                               % ", ".join(sorted(unknown)))
-        if not ip.get("address"):
-            raise RequestError("ip.address is required when ip is a dict")
-        addr = str(ip["address"])
-        prefix = ip.get("prefix")
-        if "/" in addr:
-            addr, prefix = addr.split("/", 1)
-        if prefix in (None, ""):
-            raise RequestError("ip.prefix (or address ADDR/PREFIX) is required")
-        try:
-            net = ipaddress.ip_interface("%s/%s" % (_ip(addr, "ip.address"), prefix))
-        except ValueError:
-            raise RequestError("ip.prefix: %r is not a prefix length" % (prefix,))
-        if net.version != 4:
-            raise RequestError("ip.address: the kernel's ip= parameter is IPv4 only")
-        gw = ip.get("gateway") or ""
-        if gw and _ip(gw, "ip.gateway") not in net.network:
-            raise RequestError("ip.gateway: %s is not in %s" % (gw, net.network))
-        host = str(ip.get("hostname") or "")
-        if host and (":" in host or not _WORD.match(host)):
-            raise RequestError("ip.hostname: %r may not contain ':', blanks, quotes, shell or "
-                               "control characters" % host)
-        return "ip=%s::%s:%s:%s:%s:off" % (net.ip, gw, net.network.netmask, host, dev)
-    ip = str(ip)
-    if ip:
-        _word(ip, "ip", "the kernel form ADDR::GW:MASK:HOST:IFACE:off or dhcp")
-    if ip == "dhcp":
-        return "ip=:::::%s:dhcp" % dev if dev else "ip=dhcp"
-    if ip in _AUTOCONF:
-        return "ip=%s" % ip
-    fields = ip[3:].split(":") if ip.startswith("ip=") else ip.split(":")
-    if len(fields) < 7:
-        raise RequestError("ip: %r is neither 'dhcp', a dict, nor the kernel form "
-                           "ADDR::GW:MASK:HOST:IFACE:off (7 fields separated by ':')" % ip)
-    for idx, what in ((0, "client address"), (1, "server address"), (2, "gateway"),
-                      (3, "netmask")):
-        if fields[idx]:
-            _ip(fields[idx], "ip (%s field)" % what)
-    if fields[6] not in _AUTOCONF:
-        raise RequestError("ip: autoconf field %r is not one of %s" % (fields[6], ", ".join(
-            a for a in _AUTOCONF if a)))
-    if fields[5] and not _IFNAME.match(fields[5]):
-        raise RequestError("ip: device field %r is not an interface name" % fields[5])
-    if iface and fields[5] and fields[5] != iface:
-        raise RequestError("ip: device field %r differs from boot_interface %r"
-                           % (fields[5], iface))
-    return "ip=" + ":".join(fields)
 
 
 def normalise(params):
@@ -191,10 +100,10 @@ def normalise(params):
     warnings = []
     for key in ("root", "target", "initiator_name", "root_device", "clocksource",
                 "boot_interface"):
-        _one_line(params.get(key), key)
+        one_line(params.get(key), key)
     for key in ("portals", "kernels"):
         for i, value in enumerate(params.get(key) or []):
-            _one_line(value, "%s[%d]" % (key, i))
+            one_line(value, "%s[%d]" % (key, i))
     req = dict(params)
     firmware = bool(params.get("firmware"))
     portals = params.get("portals") or []
@@ -215,7 +124,7 @@ def normalise(params):
         req["initiator_name"] = _iqn(params["initiator_name"], "initiator_name", warnings)
     addrs = []
     for i, p in enumerate(portals):
-        addr = _ip(p, "portals[%d] (an address; the port is the option port)" % i)
+        addr = ip_address(p, "portals[%d] (an address; the port is the option port)" % i)
         if str(addr) in addrs:
             raise RequestError("portals[%d]: %s is listed twice" % (i, addr))
         addrs.append(str(addr))
@@ -236,42 +145,19 @@ def normalise(params):
         raise RequestError("clocksource: %r is not a clock source name (e.g. jiffies, tsc, xen)"
                            % cs)
     iface = params.get("boot_interface")
-    if iface and not _IFNAME.match(iface):
+    if iface and not IFNAME.match(iface):
         raise RequestError("boot_interface: %r is not an interface name (1-15 characters of "
                            "A-Z a-z 0-9 _ . -)" % iface)
     ip = params.get("ip")
     if ip is None and not firmware:
         ip = "dhcp"
-    req["ip_param"] = _ip_param(ip, iface)
-    req["root_param"] = _root_param(params.get("root_device"), req, firmware)
+    req["ip_param"] = ip_param(ip, iface)
+    req["root_param"] = root_param(params.get("root_device"), req, firmware)
     kernels = params.get("kernels") or ["all"]
     if "all" in kernels and len(kernels) > 1:
         raise RequestError("kernels: 'all' cannot be combined with versions")
     req["kernels"] = kernels
     return req, warnings
-
-
-def _root_param(dev, req, firmware):
-    if dev:
-        _word(dev, "root_device", "/dev/..., LABEL=, UUID=, PARTUUID=, PARTLABEL= or iscsi:...")
-        if not re.match(r"^(/dev/\S+|(LABEL|UUID|PARTUUID|PARTLABEL)=\S+|iscsi:\S+)\Z", dev):
-            raise RequestError("root_device: %r is not /dev/..., LABEL=, UUID=, PARTUUID=, "
-                               "PARTLABEL= or iscsi:..." % dev)
-        return "root=" + dev
-    if firmware or len(req["portals"]) != 1 or ":" in req["portals"][0]:
-        raise RequestError("root_device: required with firmware=true, several portals or an "
-                           "IPv6 portal (the default root=iscsi:ADDR::PORT:LUN:TARGET names one "
-                           "IPv4 portal)")
-    return "root=iscsi:%s::%d:%d:%s" % (req["portals"][0], int(req.get("port", 3260)),
-                                        int(req.get("lun", 1)), req["target"])
-
-
-def kernel_cmdline(req):
-    """The parameters the boot loader or hypervisor must pass (no secrets)."""
-    out = [p for p in (req.get("ip_param"), req.get("root_param")) if p]
-    if req.get("clocksource"):
-        out.append("clocksource=%s" % req["clocksource"])
-    return out
 
 
 # ---- reading the root and planning ----------------------------------------------------------

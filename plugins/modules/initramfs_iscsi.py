@@ -218,6 +218,7 @@ rebuilt:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_cmdline import kernel_cmdline
 from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import redact_conf
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 
@@ -283,7 +284,7 @@ def main():
             diff.append(ir.diff_entry(c, root))
     result = dict(
         changed=bool(changed_files or rebuild),
-        kernel_cmdline=ir.kernel_cmdline(req),
+        kernel_cmdline=kernel_cmdline(req),
         initrd=[ir.initrd_path(root, v) for v in versions],
         kernels=[dict(version=v, kernel=ir.rpath(root, "boot/vmlinuz-%s" % v),
                       initrd=ir.initrd_path(root, v)) for v in versions],

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs_cmdline as cm
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs_render as rd
 
 TARGET = "iqn.2024-01.lab.sanboot:guest1"
@@ -99,7 +100,7 @@ def test_upper_case_target_folded_with_warning():
 # ---- kernel command line -------------------------------------------------------------------
 
 def test_cmdline_default_dhcp_and_root_iscsi():
-    assert ir.kernel_cmdline(req()) == ["ip=dhcp",
+    assert cm.kernel_cmdline(req()) == ["ip=dhcp",
                                         "root=iscsi:198.51.100.10::3260:1:" + TARGET]
 
 
@@ -107,7 +108,7 @@ def test_cmdline_static_dict_interface_clocksource():
     r = req(ip={"address": "198.51.100.40", "prefix": 25, "gateway": "198.51.100.1",
                 "hostname": "guest1"}, boot_interface="eth0", clocksource="jiffies",
             portals=["198.51.100.10", "198.51.100.138"], root_device="/dev/mapper/vg0-root")
-    assert ir.kernel_cmdline(r) == [
+    assert cm.kernel_cmdline(r) == [
         "ip=198.51.100.40::198.51.100.1:255.255.255.128:guest1:eth0:off",
         "root=/dev/mapper/vg0-root", "clocksource=jiffies"]
 
@@ -122,7 +123,7 @@ def test_cmdline_passthrough_and_dhcp_interface():
 
 def test_cmdline_firmware_has_no_ip():
     r = req(firmware=True, target=None, portals=[], root_device="LABEL=root")
-    assert ir.kernel_cmdline(r) == ["root=LABEL=root"]
+    assert cm.kernel_cmdline(r) == ["root=LABEL=root"]
 
 
 # ---- rendering -----------------------------------------------------------------------------
