@@ -91,7 +91,10 @@ def _iqn(value, what, warnings):
 
 def _chap(chap, warnings):
     for key, value in sorted((chap or {}).items()):
-        one_line(value, "chap.%s" % key)
+        if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
+            # the value is not repeated: a secret's escaped form would escape no_log's masking
+            raise RequestError("chap.%s: contains a control character or a line break; the "
+                               "shell-sourced iscsi.initramfs cannot carry it" % key)
     return normalise_chap(chap, "chap", warnings, RequestError, tokens=False) or {}
 
 

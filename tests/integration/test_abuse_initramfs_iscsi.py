@@ -116,7 +116,10 @@ def test_hostile_values_are_refused(tmp_path, kw, option):
     root, outside = make_image(tmp_path)
     res = assert_refused("initramfs_iscsi", args(root, **kw), option, tmp_path,
                          watch=dict(paths=[root, outside], daemons=False))
-    assert SECRET not in res["msg"]
+    for secret in (SECRET, (kw.get("chap") or {}).get("password")):
+        if secret:
+            assert secret not in res["msg"] and repr(secret)[1:-1] not in res["msg"] \
+                and "chap-secret" not in res["msg"], res["msg"]
 
 
 def test_planted_temporary_name_is_not_followed_and_secret_is_0600(tmp_path):
