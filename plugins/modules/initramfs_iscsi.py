@@ -31,7 +31,7 @@ description:
   - Before anything changes it checks that the kernel (C(/boot/vmlinuz-VERSION) and
     C(/lib/modules/VERSION)), initramfs-tools and open-iscsi are installed in O(root).
   - Also refused before anything changes, naming the option - a symbolic link below O(root) in the
-    way of a file it reads or writes (such as C(etc/iscsi) pointing out of an image: nothing is
+    way of a file it reads or writes (such as C(etc/iscsi) pointing out of an image; nothing is
     read, written or chmod'ed outside O(root)); control characters or line breaks in any string
     option; blanks, quotes, backslashes or shell characters in O(root_device), O(ip) and
     O(clocksource), which become words of the kernel command line.
