@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from _abuse import assert_refused  # noqa: E402  pylint: disable=import-error
+from _ansible import run_module  # noqa: E402  pylint: disable=import-error
 from _tgtd import Tgtd  # noqa: E402  pylint: disable=import-error
 
 pytestmark = pytest.mark.integration
@@ -53,3 +54,10 @@ def test_iscsi_probe_refuses(tgtd, tmp_path, kw, option):
     args = dict(portal="127.0.0.1:3287", target=TARGET, initiator_name=INITIATOR)
     args.update(kw)
     assert_refused("iscsi_probe", args, option, tmp_path, watch=dict(tgtd_ports=[PORT]))
+
+
+def test_well_formed_probe_of_the_same_target_logs_in(tgtd, tmp_path):
+    """The control: the refusals above are the option checks, not a broken target."""
+    res = run_module("iscsi_probe", dict(portal="127.0.0.1:3287", target=TARGET,
+                                         initiator_name=INITIATOR, timeout=20), tmp_path)
+    assert not res.get("failed") and res["login"] == "ok" and res["size_bytes"] == 1 << 20, res
