@@ -313,6 +313,8 @@ class AoEClient(object):
         found = {}
         for frame in frames:
             reply = parse_query_config(frame)
+            if bytearray(mac_to_bytes(reply["src"]))[0] & 1 or reply["src"] == "00:00:00:00:00:00":
+                continue                 # a group or zero source address is nobody to talk to
             found[(reply["src"], reply["shelf"], reply["slot"])] = reply
         return [found[k] for k in sorted(found)]
 

@@ -26,17 +26,30 @@ runs inside guest images, which should not need an extra Python package for it.
 
 The secrets stay in the file (mode 0600), never on the kernel command line (``/proc/cmdline`` is
 world-readable): ``kernel_cmdline`` carries only ``ip=``, ``root=`` and ``clocksource=``.
+
+Every file below ``root`` is read, written and removed through ``_files`` (``read_in``,
+``write_in``, ``remove_in``): no symlink planted in an image can lead a read, a write or a mode
+change outside it (refused, naming ``root``, while planning: before anything is written), and
+the 0600 secret file has its mode from the moment it is created.  A string option that reaches
+a rendered file or the kernel command line may not hold control characters or line breaks, and
+the kernel command line words (``root_device``, ``ip``, ``clocksource``) no blanks, quotes or
+shell characters either.
 """
 
 from __future__ import annotations
 
 import glob
-import ipaddress
 import os
 import re
-import shlex
 
 from ansible_collections.sanboot.lab.plugins.module_utils._chap import checked_name, normalise as normalise_chap
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_cmdline import (
+    IFNAME, RequestError, ip_address, ip_param, one_line, root_param)
+from ansible_collections.sanboot.lab.plugins.module_utils._files import (
+    UnsafePath, list_in, read_in, remove_in, write_in)
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import (
+    HEADER, comment_interface, initiator_in, render_initiator, render_iscsi_conf, render_networkd,
+    render_nm, render_settle, render_wait_online)
 
 ISCSI_CONF = "etc/iscsi/iscsi.initramfs"
 INITIATOR_FILE = "etc/iscsi/initiatorname.iscsi"
@@ -54,16 +67,6 @@ REQUIRED = (
     ("open-iscsi", ("usr/share/initramfs-tools/hooks/iscsi",)),
     ("open-iscsi (iscsistart)", ("usr/sbin/iscsistart", "sbin/iscsistart")),
 )
-COMMENT = "# sanboot.lab: "
-HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.\n"
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_STANZA = ("iface", "mapping", "auto", "source", "source-directory", "no-auto-down",
-           "no-scripts", "rename")
-_AUTOCONF = ("", "off", "none", "on", "any", "dhcp", "bootp", "rarp", "both")
-
-
-class RequestError(ValueError):
-    """Bad input; the message names the option and the rule."""
 
 
 class FileChange(object):
@@ -82,77 +85,28 @@ class FileChange(object):
 
 # ---- validation -----------------------------------------------------------------------------
 
-def _ip(value, what):
-    try:
-        return ipaddress.ip_address(str(value))
-    except ValueError:
-        raise RequestError("%s: %r is not an IP address" % (what, value))
-
-
 def _iqn(value, what, warnings):
     return checked_name(value, what, warnings, RequestError)
 
 
 def _chap(chap, warnings):
+    for key, value in sorted((chap or {}).items()):
+        if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
+            # the value is not repeated: a secret's escaped form would escape no_log's masking
+            raise RequestError("chap.%s: contains a control character or a line break; the "
+                               "shell-sourced iscsi.initramfs cannot carry it" % key)
     return normalise_chap(chap, "chap", warnings, RequestError, tokens=False) or {}
-
-
-def _ip_param(ip, iface):
-    """The ``ip=`` kernel parameter (Documentation/admin-guide/nfs/nfsroot.rst) or None."""
-    dev = iface or ""
-    if ip is None:
-        return None
-    if isinstance(ip, dict):
-        unknown = set(ip) - {"address", "prefix", "gateway", "hostname"}
-        if unknown:
-            raise RequestError("ip: unknown keys %s (address, prefix, gateway, hostname)"
-                               % ", ".join(sorted(unknown)))
-        if not ip.get("address"):
-            raise RequestError("ip.address is required when ip is a dict")
-        addr = str(ip["address"])
-        prefix = ip.get("prefix")
-        if "/" in addr:
-            addr, prefix = addr.split("/", 1)
-        if prefix in (None, ""):
-            raise RequestError("ip.prefix (or address ADDR/PREFIX) is required")
-        try:
-            net = ipaddress.ip_interface("%s/%s" % (_ip(addr, "ip.address"), prefix))
-        except ValueError:
-            raise RequestError("ip.prefix: %r is not a prefix length" % (prefix,))
-        if net.version != 4:
-            raise RequestError("ip.address: the kernel's ip= parameter is IPv4 only")
-        gw = ip.get("gateway") or ""
-        if gw and _ip(gw, "ip.gateway") not in net.network:
-            raise RequestError("ip.gateway: %s is not in %s" % (gw, net.network))
-        host = ip.get("hostname") or ""
-        if ":" in host or " " in host:
-            raise RequestError("ip.hostname: %r may not contain ':' or spaces" % host)
-        return "ip=%s::%s:%s:%s:%s:off" % (net.ip, gw, net.network.netmask, host, dev)
-    ip = str(ip).strip()
-    if ip == "dhcp":
-        return "ip=:::::%s:dhcp" % dev if dev else "ip=dhcp"
-    if ip in _AUTOCONF:
-        return "ip=%s" % ip
-    fields = ip[3:].split(":") if ip.startswith("ip=") else ip.split(":")
-    if len(fields) < 7:
-        raise RequestError("ip: %r is neither 'dhcp', a dict, nor the kernel form "
-                           "ADDR::GW:MASK:HOST:IFACE:off (7 fields separated by ':')" % ip)
-    for idx, what in ((0, "client address"), (1, "server address"), (2, "gateway"),
-                      (3, "netmask")):
-        if fields[idx]:
-            _ip(fields[idx], "ip (%s field)" % what)
-    if fields[6] not in _AUTOCONF:
-        raise RequestError("ip: autoconf field %r is not one of %s" % (fields[6], ", ".join(
-            a for a in _AUTOCONF if a)))
-    if iface and fields[5] and fields[5] != iface:
-        raise RequestError("ip: device field %r differs from boot_interface %r"
-                           % (fields[5], iface))
-    return "ip=" + ":".join(fields)
 
 
 def normalise(params):
     """Check the module parameters; return ``(request, warnings)`` or raise RequestError."""
     warnings = []
+    for key in ("root", "target", "initiator_name", "root_device", "clocksource",
+                "boot_interface"):
+        one_line(params.get(key), key)
+    for key in ("portals", "kernels"):
+        for i, value in enumerate(params.get(key) or []):
+            one_line(value, "%s[%d]" % (key, i))
     req = dict(params)
     firmware = bool(params.get("firmware"))
     portals = params.get("portals") or []
@@ -173,7 +127,7 @@ def normalise(params):
         req["initiator_name"] = _iqn(params["initiator_name"], "initiator_name", warnings)
     addrs = []
     for i, p in enumerate(portals):
-        addr = _ip(p, "portals[%d] (an address; the port is the option port)" % i)
+        addr = ip_address(p, "portals[%d] (an address; the port is the option port)" % i)
         if str(addr) in addrs:
             raise RequestError("portals[%d]: %s is listed twice" % (i, addr))
         addrs.append(str(addr))
@@ -190,192 +144,23 @@ def normalise(params):
         raise RequestError("lvm_settle_delay: %r seconds is not 0-600" % delay)
     req["lvm_settle_delay"] = delay
     cs = params.get("clocksource")
-    if cs and not re.match(r"^[a-z0-9_-]+$", cs):
+    if cs and not re.match(r"^[a-z0-9_-]+\Z", cs):
         raise RequestError("clocksource: %r is not a clock source name (e.g. jiffies, tsc, xen)"
                            % cs)
     iface = params.get("boot_interface")
-    if iface and not _IFNAME.match(iface):
+    if iface and not IFNAME.match(iface):
         raise RequestError("boot_interface: %r is not an interface name (1-15 characters of "
                            "A-Z a-z 0-9 _ . -)" % iface)
     ip = params.get("ip")
     if ip is None and not firmware:
         ip = "dhcp"
-    req["ip_param"] = _ip_param(ip, iface)
-    req["root_param"] = _root_param(params.get("root_device"), req, firmware)
+    req["ip_param"] = ip_param(ip, iface)
+    req["root_param"] = root_param(params.get("root_device"), req, firmware)
     kernels = params.get("kernels") or ["all"]
     if "all" in kernels and len(kernels) > 1:
         raise RequestError("kernels: 'all' cannot be combined with versions")
     req["kernels"] = kernels
     return req, warnings
-
-
-def _root_param(dev, req, firmware):
-    if dev:
-        if not re.match(r"^(/dev/\S+|(LABEL|UUID|PARTUUID|PARTLABEL)=\S+|iscsi:\S+)$", dev):
-            raise RequestError("root_device: %r is not /dev/..., LABEL=, UUID=, PARTUUID=, "
-                               "PARTLABEL= or iscsi:..." % dev)
-        return "root=" + dev
-    if firmware or len(req["portals"]) != 1 or ":" in req["portals"][0]:
-        raise RequestError("root_device: required with firmware=true, several portals or an "
-                           "IPv6 portal (the default root=iscsi:ADDR::PORT:LUN:TARGET names one "
-                           "IPv4 portal)")
-    return "root=iscsi:%s::%d:%d:%s" % (req["portals"][0], int(req.get("port", 3260)),
-                                        int(req.get("lun", 1)), req["target"])
-
-
-def kernel_cmdline(req):
-    """The parameters the boot loader or hypervisor must pass (no secrets)."""
-    out = [p for p in (req.get("ip_param"), req.get("root_param")) if p]
-    if req.get("clocksource"):
-        out.append("clocksource=%s" % req["clocksource"])
-    return out
-
-
-# ---- rendering ------------------------------------------------------------------------------
-
-def render_iscsi_conf(req, redact=False):
-    """Content of ``/etc/iscsi/iscsi.initramfs`` (sourced by /bin/sh in the initramfs)."""
-    lines = [HEADER.rstrip("\n"),
-             "# Read by open-iscsi's initramfs hook (update-initramfs) and sourced by "
-             "/scripts/local-top/iscsi."]
-    if req.get("firmware"):
-        lines.append("ISCSI_AUTO=true")
-        return "\n".join(lines) + "\n"
-    values = [("ISCSI_TARGET_NAME", req["target"]),
-              ("ISCSI_TARGET_IP", " ".join(req["portals"])),
-              ("ISCSI_TARGET_PORT", str(req.get("port", 3260)))]
-    chap = req.get("chap") or {}
-    for var, key, secret in (("ISCSI_USERNAME", "username", False),
-                             ("ISCSI_PASSWORD", "password", True),
-                             ("ISCSI_IN_USERNAME", "mutual_username", False),
-                             ("ISCSI_IN_PASSWORD", "mutual_password", True)):
-        if chap.get(key):
-            values.append((var, "********" if secret and redact else chap[key]))
-    lines.extend("%s=%s" % (k, shlex.quote(v)) for k, v in values)
-    return "\n".join(lines) + "\n"
-
-
-def render_initiator(before, name):
-    """``initiatorname.iscsi`` with ``InitiatorName=name``; other lines are kept."""
-    if before is None:
-        return HEADER + "InitiatorName=%s\n" % name
-    out, done = [], False
-    for line in before.splitlines(True):
-        if re.match(r"^\s*(InitiatorName|GenerateName)\s*=", line):
-            if not done:
-                out.append("InitiatorName=%s\n" % name)
-                done = True
-            continue
-        out.append(line)
-    if not done:
-        if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append("InitiatorName=%s\n" % name)
-    return "".join(out)
-
-
-def initiator_in(text):
-    """The ``InitiatorName`` of an ``initiatorname.iscsi`` text, or None."""
-    m = re.search(r"^\s*InitiatorName\s*=\s*(\S+)", text or "", re.M)
-    return m.group(1) if m else None
-
-
-SETTLE_TEMPLATE = """#!/bin/sh
-# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.
-# Runs after open-iscsi's login (local-top/iscsi) and before the initramfs waits for root=:
-# waits for udev and for the root device for at most %(delay)d seconds, then activates
-# volume groups itself when the root device is still missing (lvm2 activates on udev events).
-PREREQ="iscsi"
-prereqs()
-{
-    echo "$PREREQ"
-}
-case $1 in
-prereqs)
-    prereqs
-    exit 0
-    ;;
-esac
-
-. /scripts/functions
-delay=%(delay)d
-udevadm settle --timeout="$delay" || true
-case "$ROOT" in
-iscsi:*|"") exit 0 ;;
-esac
-i=0
-while [ "$i" -lt "$delay" ]; do
-    if dev="$(resolve_device "$ROOT")" && [ -b "$dev" ]; then
-        exit 0
-    fi
-    sleep 1
-    i=$((i + 1))
-done
-if [ -x /sbin/lvm ]; then
-    /sbin/lvm vgchange -aay --sysinit || true
-    udevadm settle --timeout="$delay" || true
-fi
-exit 0
-"""
-
-
-def render_settle(delay):
-    return SETTLE_TEMPLATE % {"delay": delay}
-
-
-def comment_interface(text, iface):
-    """Comment out ``iface``'s stanzas in an ifupdown ``interfaces`` text.
-
-    ``iface``/``mapping`` stanzas of the interface (and its aliases ``IFACE:N``) with their
-    option lines are commented; ``auto``/``allow-*``/``no-*`` lines lose the interface (the
-    original line is commented and a line with the other interfaces follows).  Every other
-    byte is kept.
-    """
-    out, inside = [], False
-    for line in text.splitlines(True):
-        words = line.split()
-        first = words[0] if words else ""
-        starts = first in _STANZA or first.startswith("allow-")
-        if starts:
-            inside = False
-        mine = [w for w in words[1:] if w == iface or w.startswith(iface + ":")]
-        if first in ("iface", "mapping") and len(words) > 1 and words[1] in mine:
-            inside = True
-            out.append(COMMENT + line)
-        elif inside and words and not first.startswith("#"):
-            out.append(COMMENT + line)
-        elif starts and first not in ("iface", "mapping", "source", "source-directory") \
-                and mine:
-            out.append(COMMENT + line)
-            rest = [w for w in words[1:] if w not in mine]
-            if rest:
-                indent = line[:len(line) - len(line.lstrip())]
-                eol = line[len(line.rstrip("\r\n")):] or "\n"
-                out.append("%s%s %s%s" % (indent, first, " ".join(rest), eol))
-        else:
-            out.append(line)
-    return "".join(out)
-
-
-def render_networkd(iface):
-    return (HEADER + "# The kernel configured %s (ip=) in the initramfs and the root filesystem "
-            "is on iSCSI\n# over it: systemd-networkd must leave it alone.\n"
-            "[Match]\nName=%s\n\n[Link]\nUnmanaged=yes\n" % (iface, iface))
-
-
-def render_wait_online(iface):
-    """Drop-in for systemd-networkd-wait-online: the boot interface is Unmanaged (above), so it
-    would wait its whole timeout (120 s) for a link networkd never configures, holding
-    network-online.target and open-iscsi.service; the network was up before PID 1 started."""
-    return (HEADER + "# %s was configured by the kernel (ip=) before / was mounted and is Unmanaged in\n"
-            "# systemd-networkd (05-sanboot-%s.network): there is nothing to wait for.\n"
-            "[Service]\nExecStart=\nExecStart=/bin/true\n" % (iface, iface))
-
-
-def render_nm(iface):
-    return (HEADER + "# The kernel configured %s (ip=) in the initramfs and the root filesystem "
-            "is on iSCSI\n# over it: NetworkManager must leave it alone.\n"
-            "[keyfile]\nunmanaged-devices+=interface-name:%s\n" % (iface, iface))
 
 
 # ---- reading the root and planning ----------------------------------------------------------
@@ -384,13 +169,17 @@ def rpath(root, rel):
     return os.path.join(root, rel.lstrip("/"))
 
 
+def _contained(call, root, *args):
+    try:
+        return call(root, *args)
+    except UnsafePath as exc:
+        raise RequestError("root: %s" % exc)
+
+
 def read_file(root, rel):
-    """``(text, mode)`` of ``root/rel`` or ``(None, None)`` when it does not exist."""
-    path = rpath(root, rel)
-    if not os.path.isfile(path):
-        return None, None
-    with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
-        return f.read(), os.stat(path).st_mode & 0o7777
+    """``(text, mode)`` of ``root/rel`` or ``(None, None)`` when it does not exist; RequestError
+    naming ``root`` when a symlink in the way could lead outside the image."""
+    return _contained(read_in, root, rel)
 
 
 def check_root(root):
@@ -429,11 +218,11 @@ def select_kernels(requested, installed, root):
 
 
 def _ifupdown_files(root):
-    files = [IFUPDOWN_FILE] if os.path.isfile(rpath(root, IFUPDOWN_FILE)) else []
-    d = rpath(root, IFUPDOWN_DIR)
-    if os.path.isdir(d):
-        files += [os.path.join(IFUPDOWN_DIR, n) for n in sorted(os.listdir(d))
-                  if re.match(r"^[A-Za-z0-9_-]+$", n) and os.path.isfile(os.path.join(d, n))]
+    files = [IFUPDOWN_FILE] if read_file(root, IFUPDOWN_FILE)[0] is not None else []
+    for name in _contained(list_in, root, IFUPDOWN_DIR):
+        rel = os.path.join(IFUPDOWN_DIR, name)
+        if re.match(r"^[A-Za-z0-9_-]+\Z", name) and read_file(root, rel)[0] is not None:
+            files.append(rel)
     return files
 
 
@@ -488,26 +277,13 @@ def diff_entry(change, root, redacted_after=None, redacted_before=None):
     }
 
 
-def redact_conf(text):
-    """``text`` with the CHAP secrets replaced by ``********``."""
-    if not text:
-        return text
-    return re.sub(r"^(ISCSI_(?:IN_)?PASSWORD=).*$", r"\1********", text, flags=re.M)
-
-
 def write_file(root, change):
-    """Apply one FileChange (atomic replace, or removal)."""
-    path = rpath(root, change.rel)
+    """Apply one FileChange: ``_files.write_in`` (atomic, mode set at creation, no symlink
+    followed below ``root``) or ``remove_in``."""
     if change.after is None:
-        os.unlink(path)
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.sanboot-tmp" % path
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, change.mode)
-    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
-        f.write(change.after)
-    os.chmod(tmp, change.mode)
-    os.replace(tmp, path)
+        _contained(remove_in, root, change.rel)
+    else:
+        _contained(write_in, root, change.rel, change.after, change.mode)
 
 
 def initrd_path(root, version):

@@ -14,6 +14,7 @@ secret file (``--object secret,file=...``).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import tempfile
@@ -55,6 +56,49 @@ def split_portal(portal):
     if not addr or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("portal %r: expected ADDR[:PORT] with a port in 1..65535" % portal)
     return addr, int(port)
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}\Z)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?\Z")
+
+
+def check_address(addr):
+    """ValueError unless ``addr`` is an IP address or a DNS host name: anything else (``/``,
+    ``@``, ``?``, blanks, a leading ``-``) would change the iscsi:// URL or a command line."""
+    try:
+        ipaddress.ip_address(addr)
+        return addr
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(addr) or addr.startswith("-"):
+        raise ValueError("%r is neither an IP address nor a host name" % addr)
+    return addr
+
+
+def check_request(params, validate_iqn):
+    """The options of ``iscsi_probe`` -> warnings; ValueError naming the option otherwise."""
+    warnings = []
+    try:
+        if re.search(r"[\s\x00-\x1f\x7f]", params["portal"] or ""):
+            raise ValueError("%r contains blanks or control characters" % params["portal"])
+        check_address(split_portal(params["portal"])[0])
+    except ValueError as exc:
+        raise ValueError("portal: %s" % exc)
+    for key in ("target", "initiator_name"):
+        params[key], warns = validate_iqn(params[key], key)
+        warnings.extend(warns)
+    if not 0 <= params["lun"] <= 16383:
+        raise ValueError("lun: %d is out of range 0..16383 (SAM flat addressing)" % params["lun"])
+    for key in ("username", "password"):
+        value = (params.get("chap") or {}).get(key)
+        if params.get("chap") is not None and (not value or re.search(r"[\x00-\x1f\x7f]", value)):
+            raise ValueError("chap.%s: must be a non-empty line without control characters" % key)
+    if params["write_length"] <= 0:
+        raise ValueError("write_length: %d must be positive" % params["write_length"])
+    if not 0 < params["timeout"] <= 3600:
+        raise ValueError("timeout: %d must be 1-3600 seconds" % params["timeout"])
+    if params["write_offset"] is not None and params["write_offset"] < 0:
+        raise ValueError("write_offset: must be >= 0")
+    return warnings
 
 
 def portal_str(addr, port):

@@ -17,6 +17,7 @@ unless ``force``.  Only thick (linear/striped) volumes: thin pools and thin volu
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
     StoreError, describe as describe_export, exports_of)
@@ -29,6 +30,30 @@ REPORT = ["--reportformat", "json", "--units", "b", "--nosuffix"]
 
 class PlanError(ValueError):
     """A refused request; the message names the option and the rule."""
+
+
+# lvm(8) VALID NAMES: a-z A-Z 0-9 + _ . -, not starting with '-', not '.' or '..'; an LV name does
+# not start with "snapshot" or "pvmove" nor contain the suffixes LVM keeps for its hidden volumes
+_NAME = re.compile(r"^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}\Z")
+_RESERVED = ("_cdata", "_cmeta", "_corig", "_iorig", "_mimage", "_mlog", "_pmspare", "_rimage",
+             "_rmeta", "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig")
+
+
+def check_names(vg, name):
+    """PlanError naming ``vg`` or ``name`` when LVM's naming rules (lvm(8)) refuse it; checked
+    before any LVM command runs (a leading '-' would reach vgs/lvcreate as an option)."""
+    for what, value in (("vg", vg), ("name", name)):
+        if not isinstance(value, str) or not _NAME.match(value) or value in (".", ".."):
+            raise PlanError("%s: %r is not a valid LVM name (1-127 characters of a-z A-Z 0-9 + _ "
+                            ". -, not starting with '-', not '.' or '..'; no '/', blanks or control "
+                            "characters; lvm(8) VALID NAMES)" % (what, value))
+    if name.startswith(("snapshot", "pvmove")):
+        raise PlanError("name: %r starts with %r, which LVM reserves (lvm(8))"
+                        % (name, "snapshot" if name.startswith("snapshot") else "pvmove"))
+    for suffix in _RESERVED:
+        if suffix in name:
+            raise PlanError("name: %r contains %r, which LVM reserves for hidden volumes (lvm(8))"
+                            % (name, suffix))
 
 
 class LV(object):

@@ -28,6 +28,7 @@ import ipaddress
 import re
 import shlex
 import time
+from urllib.parse import urlsplit
 
 VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "hygon",
            "CentaurHauls": "centaur", "Intel": "intel", "AMD": "amd"}
@@ -167,9 +168,65 @@ def prechecks(guest, src, dst, storage_network=None):
     return errors
 
 
-def validate(params):
-    """Errors in the options alone (before any host is asked)."""
+_HOST = re.compile(r"^[A-Za-z0-9_[][A-Za-z0-9_.@%:\[\]-]*\Z")
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _uri_errors(name, value):
+    if _CONTROL.search(value):
+        return ["%s: %r contains whitespace or control characters" % (name, value)]
+    if "://" not in value:
+        return []
+    try:
+        parts = urlsplit(value)
+        host, user = parts.hostname, parts.username
+    except ValueError as exc:
+        return ["%s: %r is not a URI: %s" % (name, value, exc)]
+    out = []
+    for what, part in (("host", host), ("user", user)):
+        if part and part.startswith("-"):
+            out.append("%s: the %s %r of %r starts with '-' (it would reach ssh as an option)"
+                       % (name, what, part, value))
+    return out
+
+
+def name_errors(params):
+    """Host names, the domain name and URIs that would reach a command line as options or
+    break one: a leading '-', whitespace, control or shell characters."""
     errors = []
+    for name in ("source", "destination", "domain"):
+        value = params.get(name)
+        if value is None:
+            continue
+        if value.startswith("-"):
+            errors.append("%s: %r starts with '-': it would reach ssh/xl/xm as an option"
+                          % (name, value))
+        elif name != "domain" and not _HOST.match(value):
+            errors.append("%s: %r is not a host name or address (letters, digits, '.', '-', '_', "
+                          "':', '[', ']', '%%' and user@ only: no whitespace, control or shell "
+                          "characters)" % (name, value))
+        elif name == "domain" and re.search(r"[\x00-\x1f\x7f]", value):
+            errors.append("domain: %r contains control characters" % value)
+    for name in ("source_uri", "destination_uri", "migrate_uri"):
+        if params.get(name):
+            errors.extend(_uri_errors(name, params[name]))
+    ssh = params.get("ssh_command")
+    if ssh is not None:
+        try:
+            words = shlex.split(ssh)
+        except ValueError as exc:
+            words, bad = [], str(exc)
+        else:
+            bad = None
+        if bad or not words or re.search(r"[\x00-\x1f\x7f]", ssh):
+            errors.append("ssh_command: %r is not a command (one line, split like a shell would)"
+                          % ssh)
+    return errors
+
+
+def validate(params):
+    """Errors in the options alone (before any host is asked, before libvirt is loaded)."""
+    errors = name_errors(params)
     if params["source"] == params["destination"]:
         errors.append("destination: %r is the source itself" % params["destination"])
     for name in ("max_downtime_ms", "bandwidth_mbps", "timeout"):
@@ -210,7 +267,8 @@ class Host(object):
     def run(self, argv):
         """``(rc, out, err)`` of ``argv`` on the host (never fails the module)."""
         if self.ssh:
-            argv = self.ssh + [self.name, " ".join(shlex.quote(str(a)) for a in argv)]
+            # '--': a host name can never be read as an ssh option
+            argv = self.ssh + ["--", self.name, " ".join(shlex.quote(str(a)) for a in argv)]
         return self.runner(argv, check=False)
 
     def addresses(self):

@@ -326,7 +326,7 @@ class LibvirtDriver(object):
         lv = self.lv
         _transport, user, host = uri_host(self.dst_uri)
         announcer = SwitchoverAnnouncer(shlex.split(self.p["ssh_command"])
-                                        + ["%s@%s" % (user or "root", host)])
+                                        + ["--", "%s@%s" % (user or "root", host)])
 
         def paused(_conn, _dom, event, detail, _opaque):
             if event == lv.VIR_DOMAIN_EVENT_SUSPENDED and detail in (

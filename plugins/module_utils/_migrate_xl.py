@@ -140,7 +140,8 @@ class XlDriver(object):
         return guest, src, dst
 
     def migrate_argv(self):
-        return [self.tool, "migrate", "-s", self.p["ssh_command"], self.p["domain"],
+        # xl runs "SSH_COMMAND HOST xl migrate-receive" through /bin/sh: '--' ends ssh's options
+        return [self.tool, "migrate", "-s", self.p["ssh_command"] + " --", self.p["domain"],
                 self.p["destination"]]
 
     def migrate(self):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: sanboot.lab contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""vblade (userspace AoE target, vblade 25) exports: read, plan, apply (private).
+"""vblade (userspace AoE target, vblade 25) exports: read, check, plan (private; the supervisors,
+pidfiles and applying a plan are in ``_vblade_supervise``).
 
 vblade 25 usage: ``vblade [-b bufcnt] [-o offset] [-l length] [-d] [-s] [-r] [-m mac[,mac...]]
 shelf slot netif filename``.  It has no option for the AoE config string.  AoE has no sessions
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
+import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
     StoreError, store_id, tgt_exports, tgtd_control_ports)
@@ -33,8 +34,8 @@ ENV_DIR = "/etc/sanboot/vblade"
 RUN_DIR = "/run/sanboot-vblade"
 FIELDS = ("shelf", "slot", "interface", "path", "readonly", "direct", "sync", "allowed_macs",
           "bufcnt", "offset", "length")
-_SAFE_TEXT = re.compile(r'^[^"\\$`\x00-\x1f\x7f]+$')
-_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+_SAFE_TEXT = re.compile(r'^[^"\\$`\x00-\x1f\x7f]+\Z')
+_IFNAME = re.compile(r"^[^\s/:\x00-\x1f\x7f-][^\s/:\x00-\x1f\x7f]{0,14}\Z")
 _MAC = re.compile(r"^[0-9a-f]{12}$")
 START_SCRIPT = 'p=$1; l=$2; shift 2; echo $$ >"$p"; exec "$@" </dev/null >>"$l" 2>&1'
 
@@ -57,6 +58,17 @@ def normalize_mac(mac):
     if not _MAC.match(text):
         raise ValueError(mac)
     return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+
+
+def mac_problem(mac):
+    """Why a normalised MAC cannot be an initiator's address (None when it can)."""
+    if mac == "00:00:00:00:00:00":
+        return "the all-zero MAC address"
+    if mac == "ff:ff:ff:ff:ff:ff":
+        return "the broadcast MAC address"
+    if int(mac[:2], 16) & 1:
+        return "a multicast MAC address (the group bit of its first octet is set)"
+    return None
 
 
 # ---- reading argv and /proc ----------------------------------------------------------------
@@ -188,6 +200,19 @@ def size_bytes(path):
         return None
 
 
+def backing_problem(path):
+    """Why ``path`` cannot back an export (None for a regular file or a block device)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return "cannot be read (%s)" % exc.strerror
+    if stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return None
+    kind = "a directory" if stat.S_ISDIR(st.st_mode) else (
+        "a character device" if stat.S_ISCHR(st.st_mode) else "not a regular file or block device")
+    return "is %s; vblade exports a regular file or a block device" % kind
+
+
 # ---- validation and planning (pure) --------------------------------------------------------
 def validate(params):
     """Module parameters -> desired export dict; PlanError names the option and the rule."""
@@ -200,7 +225,7 @@ def validate(params):
                         "broadcast slot, AoE spec r11 section 2.3)" % (slot, MAX_SLOT))
     if not _IFNAME.match(params["interface"] or ""):
         raise PlanError("interface=%r is not a network interface name (1-15 characters, no "
-                        "whitespace, '/' or ':')" % (params["interface"],))
+                        "whitespace, control characters, '/' or ':', not starting with '-')" % (params["interface"],))
     path = params.get("path")
     if params["state"] == "present" or path:
         if not path or not path.startswith("/") or not _SAFE_TEXT.match(path):
@@ -213,6 +238,10 @@ def validate(params):
         except ValueError:
             raise PlanError("allowed_macs: %r is not a MAC address (6 bytes in hex, e.g. "
                             "52:54:00:12:34:56)" % (mac,))
+        problem = mac_problem(macs[-1])
+        if problem:
+            raise PlanError("allowed_macs: %r is %s; list the unicast MAC of each initiator"
+                            % (mac, problem))
     return {"shelf": shelf, "slot": slot, "interface": params["interface"], "path": path,
             "readonly": bool(params.get("readonly")), "direct": bool(params.get("direct")),
             "sync": bool(params.get("sync")), "allowed_macs": sorted(set(macs)),
@@ -285,7 +314,7 @@ class Action(object):
         return "Action(%s, %r)" % (self.kind, self.args)
 
 
-def _stop(e, managed):
+def stop_action(e, managed):
     how = "" if e["pid"] in managed else " (not started by this module)"
     return Action("stop", "stop vblade pid %d%s: %s" % (e["pid"], how, describe(e)), pid=e["pid"])
 
@@ -298,74 +327,11 @@ def plan_process(desired, state, mine, managed_pids, force):
             raise PlanError("vblade pid %d (%s) was not started by this module; state=absent stops it "
                             "only with force=true (AoE has no sessions: nobody can tell whether an "
                             "initiator still uses it)" % (foreign[0]["pid"], describe(foreign[0])))
-        return [_stop(e, managed_pids) for e in mine]
+        return [stop_action(e, managed_pids) for e in mine]
     if len(mine) == 1 and same_export(mine[0], desired):
         return []
-    actions = [_stop(e, managed_pids) for e in mine]
+    actions = [stop_action(e, managed_pids) for e in mine]
     return actions + [Action("start", "start vblade: " + describe(desired), export=desired)]
-
-
-def render_unit(vblade="/usr/sbin/vblade"):
-    """The systemd template unit (one instance per export, ``%i`` = e<shelf>.<slot>)."""
-    return (
-        "# Managed by sanboot.lab (aoe_export): one vblade AoE export per instance e<shelf>.<slot>\n"
-        "[Unit]\n"
-        "Description=AoE export %i (vblade)\n"
-        "After=network.target\n"
-        "\n"
-        "[Service]\n"
-        "Type=simple\n"
-        "EnvironmentFile=" + ENV_DIR + "/%i.env\n"
-        "ExecStart=" + vblade + " $VBLADE_OPTIONS ${VBLADE_SHELF} ${VBLADE_SLOT} ${VBLADE_NETIF} "
-        "${VBLADE_FILE}\n"
-        "Restart=on-failure\n"
-        "RestartSec=2\n"
-        "\n"
-        "[Install]\n"
-        "WantedBy=multi-user.target\n")
-
-
-def render_env(desired):
-    """The instance's EnvironmentFile (values are validated: no quotes, '$' or backslashes)."""
-    options = " ".join(build_argv(desired)[1:-4])
-    return ("# Managed by sanboot.lab (aoe_export): %s\n" % describe(desired)
-            + 'VBLADE_OPTIONS="%s"\n' % options
-            + "VBLADE_SHELF=%d\nVBLADE_SLOT=%d\n" % (desired["shelf"], desired["slot"])
-            + 'VBLADE_NETIF="%s"\nVBLADE_FILE="%s"\n' % (desired["interface"], desired["path"]))
-
-
-def plan_systemd(desired, state, mine, unit, force, vblade="/usr/sbin/vblade"):
-    """Plan for the ``systemd`` supervisor.  ``unit``: dict(unit_text, env_text, enabled, active,
-    main_pid) as read from the host (texts None when the file is missing)."""
-    name = unit_instance(desired["shelf"], desired["slot"])
-    dev = device_name(desired["shelf"], desired["slot"])
-    ours = {unit.get("main_pid")} - {None, 0}
-    foreign = [e for e in mine if e["pid"] not in ours]
-    if state == "absent":
-        if foreign and not force:
-            raise PlanError("vblade pid %d (%s) does not belong to %s; state=absent stops it only "
-                            "with force=true" % (foreign[0]["pid"], describe(foreign[0]), name))
-        actions = []
-        if unit.get("enabled") or unit.get("active"):
-            actions.append(Action("disable", "disable and stop " + name, unit=name))
-        actions += [_stop(e, ours) for e in foreign]
-        if unit.get("env_text") is not None:
-            actions.append(Action("remove_env", "remove %s/%s.env" % (ENV_DIR, dev), device=dev))
-        return actions
-    actions = [_stop(e, ours) for e in foreign]
-    unit_text, env_text = render_unit(vblade), render_env(desired)
-    if unit.get("unit_text") != unit_text:
-        actions += [Action("write_unit", "write %s/%s" % (UNIT_DIR, UNIT_NAME), content=unit_text),
-                    Action("daemon_reload", "systemctl daemon-reload")]
-    env_changed = unit.get("env_text") != env_text
-    if env_changed:
-        actions.append(Action("write_env", "write %s/%s.env: %s" % (ENV_DIR, dev, describe(desired)),
-                              device=dev, content=env_text))
-    if not unit.get("enabled") or not unit.get("active"):
-        actions.append(Action("enable", "enable --now " + name, unit=name))
-    if unit.get("active") and (env_changed or unit.get("unit_text") not in (None, unit_text)):
-        actions.append(Action("restart", "restart " + name, unit=name))
-    return actions
 
 
 def state_dict(export, supervisor):
@@ -375,126 +341,6 @@ def state_dict(export, supervisor):
     out = {k: export[k] for k in ("interface", "path", "readonly", "direct", "sync", "allowed_macs")}
     out.update(state="present", device=device_name(export["shelf"], export["slot"]), supervisor=supervisor)
     return out
-
-
-# ---- apply ----------------------------------------------------------------------------------
-def _write(path, text, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, mode)
-    os.rename(tmp, path)
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def read_text(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def pidfile(dev, run_dir=RUN_DIR):
-    return os.path.join(run_dir, dev + ".pid")
-
-
-def read_pidfile(dev, run_dir=RUN_DIR):
-    text = read_text(pidfile(dev, run_dir))
-    try:
-        return int(text.strip())
-    except (AttributeError, ValueError):
-        return None
-
-
-class Applier(object):
-    """Executes a plan through ``runner`` (the collection's Runner); ``wait`` bounds how long
-    a start or stop may take (seconds)."""
-
-    def __init__(self, runner, vblade="vblade", run_dir=RUN_DIR, unit_dir=UNIT_DIR, env_dir=ENV_DIR,
-                 wait=10.0, proc="/proc"):
-        self.runner, self.vblade, self.run_dir = runner, vblade, run_dir
-        self.unit_dir, self.env_dir, self.wait, self.proc = unit_dir, env_dir, wait, proc
-        self.started_pid = None
-
-    def apply(self, actions):
-        for action in actions:
-            getattr(self, "do_" + action.kind)(**action.args)
-
-    def do_stop(self, pid):
-        self.runner(["kill", "-TERM", str(pid)], ok_rcs=(0, 1))
-        deadline = time.monotonic() + self.wait
-        while pid_alive(pid, self.proc) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if pid_alive(pid, self.proc):
-            self.runner(["kill", "-KILL", str(pid)], ok_rcs=(0, 1))
-        for dev_pid in os.listdir(self.run_dir) if os.path.isdir(self.run_dir) else []:
-            if dev_pid.endswith(".pid") and read_text(os.path.join(self.run_dir, dev_pid)) == "%d\n" % pid:
-                _remove(os.path.join(self.run_dir, dev_pid))
-
-    def do_start(self, export):
-        dev = device_name(export["shelf"], export["slot"])
-        os.makedirs(self.run_dir, mode=0o755, exist_ok=True)
-        pid_path, log = pidfile(dev, self.run_dir), os.path.join(self.run_dir, dev + ".log")
-        _remove(pid_path)
-        offset = os.path.getsize(log) if os.path.exists(log) else 0
-        argv = ["setsid", "-f", "/bin/sh", "-c", START_SCRIPT, "sanboot-vblade", pid_path, log]
-        self.runner(argv + build_argv(export, self.vblade))
-        deadline = time.monotonic() + self.wait
-        while time.monotonic() < deadline:
-            pid = read_pidfile(dev, self.run_dir)
-            text = (read_text(log) or "")[offset:]
-            if pid and "pid %d: %s" % (pid, dev) in text and pid_alive(pid, self.proc):
-                self.started_pid = pid
-                return
-            if pid and not pid_alive(pid, self.proc):
-                break
-            time.sleep(0.05)
-        self.runner.fail("vblade did not start: %s" % describe(export), argv + build_argv(export, self.vblade),
-                         None, "", (read_text(log) or "")[offset:])
-
-    def do_write_unit(self, content):
-        _write(os.path.join(self.unit_dir, UNIT_NAME), content)
-
-    def do_daemon_reload(self):
-        self.runner(["systemctl", "daemon-reload"])
-
-    def do_write_env(self, device, content):
-        _write(os.path.join(self.env_dir, device + ".env"), content)
-
-    def do_remove_env(self, device):
-        _remove(os.path.join(self.env_dir, device + ".env"))
-
-    def do_enable(self, unit):
-        self.runner(["systemctl", "enable", "--now", unit])
-
-    def do_restart(self, unit):
-        self.runner(["systemctl", "restart", unit])
-
-    def do_disable(self, unit):
-        self.runner(["systemctl", "disable", "--now", unit])
-
-
-def read_systemd(runner, shelf, slot, unit_dir=UNIT_DIR, env_dir=ENV_DIR):
-    """Current systemd state of an export (read-only commands)."""
-    name = unit_instance(shelf, slot)
-    rc_enabled, _o, _e = runner(["systemctl", "is-enabled", name], check=False)
-    rc_active, _o, _e = runner(["systemctl", "is-active", name], check=False)
-    _rc, out, _e = runner(["systemctl", "show", "-p", "MainPID", "--value", name], check=False)
-    try:
-        main_pid = int(out.strip())
-    except ValueError:
-        main_pid = 0
-    return {"unit_text": read_text(os.path.join(unit_dir, UNIT_NAME)),
-            "env_text": read_text(os.path.join(env_dir, device_name(shelf, slot) + ".env")),
-            "enabled": rc_enabled == 0, "active": rc_active == 0, "main_pid": main_pid}
 
 
 def tgt_backing_stores(runner):

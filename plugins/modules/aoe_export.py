@@ -22,10 +22,15 @@ description:
   - O(supervisor=process) (hosts without systemd) starts C(setsid -f vblade ...) detached, with its
     output in C(/run/sanboot-vblade/e<shelf>.<slot>.log) and its pid in
     C(/run/sanboot-vblade/e<shelf>.<slot>.pid); it does not survive a reboot.
-  - "Refused before anything changes: a shelf or slot out of range, a missing O(path), a
-    shelf/slot already exported on O(interface) from another file, a missing O(interface), a backing store that
-    another vblade export or a tgt LUN already exports read-write (unless O(readonly=true) or
-    O(force=true))."
+  - "Refused before anything changes: a shelf or slot out of range (the broadcast shelf 65535 and
+    slot 255 included), a missing O(path) or one that is not a regular file or block device (a
+    directory, C(/dev/null)), a shelf/slot already exported on O(interface) from another file, a
+    missing or loopback O(interface) (C(IFF_LOOPBACK), such as C(lo)), a broadcast, multicast or
+    all-zero MAC in O(allowed_macs), a backing store that another vblade export or a tgt LUN
+    already exports read-write (unless O(readonly=true) or O(force=true))."
+  - With O(supervisor=process), a pidfile whose vblade is gone (no such pid, or the pid is no longer
+    the vblade of this export, for example after C(kill -9)) is stale - it is removed and, with
+    O(state=present), the export started again (C(changed=true)).
   - AoE has no sessions or logins, so the module cannot tell whether an initiator still uses an
     export; O(state=absent) stops it anyway. An export this module did not start is stopped only
     with O(force=true).
@@ -52,12 +57,13 @@ options:
     type: int
     required: true
   interface:
-    description: Network interface vblade serves on (AoE is layer 2 - not routed).
+    description: Network interface vblade serves on (AoE is layer 2 - not routed); not a loopback interface.
     type: str
     required: true
   path:
     description:
-      - Absolute path of the regular file or block device to export. Required with O(state=present).
+      - Absolute path of the regular file or block device to export (not a directory or character
+        device). Required with O(state=present).
       - Must exist; quotes, backslashes, C($), C(`) and control characters are refused (they would
         need quoting in the systemd environment file).
     type: path
@@ -68,7 +74,8 @@ options:
   allowed_macs:
     description:
       - MAC addresses of the initiators allowed to use the export (vblade C(-m)); any notation
-        (C(52:54:00:12:34:56), C(52-54-00-12-34-56), C(525400123456)).
+        (C(52:54:00:12:34:56), C(52-54-00-12-34-56), C(525400123456)); unicast addresses only
+        (broadcast, multicast and all-zero MACs are refused).
       - Empty means every host on the segment can read and write the export.
     type: list
     elements: str
@@ -157,25 +164,18 @@ changes:
 """
 
 import os
-import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils import _netif
 from ansible_collections.sanboot.lab.plugins.module_utils import _vblade as vb
+from ansible_collections.sanboot.lab.plugins.module_utils import _vblade_supervise as vs
 
 
 def _find(exports, desired):
     return [e for e in exports if (e["shelf"], e["slot"], e["interface"])
             == (desired["shelf"], desired["slot"], desired["interface"])]
-
-
-def _interface_exists(name):
-    try:
-        socket.if_nametoindex(name)
-    except OSError:
-        return False
-    return True
 
 
 def main():
@@ -206,8 +206,10 @@ def main():
         if present and not os.path.exists(desired["path"]):
             raise vb.PlanError("path=%s does not exist (create the backing file or block device first)"
                                % desired["path"])
-        if present and not _interface_exists(desired["interface"]):
-            raise vb.PlanError("interface=%s does not exist in this network namespace" % desired["interface"])
+        if present and vb.backing_problem(desired["path"]):
+            raise vb.PlanError("path=%s %s" % (desired["path"], vb.backing_problem(desired["path"])))
+        if _netif.problem(desired["interface"], must_exist=present):
+            raise vb.PlanError(_netif.problem(desired["interface"], must_exist=present))
         desired["file_id"] = vb.file_id(desired["path"]) if present else None
         vblade = runner.which("vblade", required=present) or "vblade"
         exports = vb.running_exports(all_netns=True)
@@ -218,11 +220,10 @@ def main():
             mine = _find([e for e in exports if e["same_netns"]], desired)
         dev = vb.device_name(desired["shelf"], desired["slot"])
         if supervisor == "systemd":
-            unit = vb.read_systemd(runner, desired["shelf"], desired["slot"])
-            actions = vb.plan_systemd(desired, params["state"], mine, unit, params["force"], vblade)
+            unit = vs.read_systemd(runner, desired["shelf"], desired["slot"])
+            actions = vs.plan_systemd(desired, params["state"], mine, unit, params["force"], vblade)
         else:
-            managed = set([vb.read_pidfile(dev)]) - set([None])
-            actions = vb.plan_process(desired, params["state"], mine, managed, params["force"])
+            actions = vs.plan_process_pidfile(desired, params["state"], mine, params["force"])
     except vb.PlanError as exc:
         module.fail_json(msg=str(exc))
 
@@ -230,11 +231,11 @@ def main():
     after = vb.state_dict(desired if present else None, supervisor)
     pid = mine[0]["pid"] if mine and not actions else None
     if actions and not module.check_mode:
-        applier = vb.Applier(runner, vblade=vblade)
+        applier = vs.Applier(runner, vblade=vblade)
         applier.apply(actions)
         pid = applier.started_pid
         if present and supervisor == "systemd":
-            pid = vb.read_systemd(runner, desired["shelf"], desired["slot"])["main_pid"] or None
+            pid = vs.read_systemd(runner, desired["shelf"], desired["slot"])["main_pid"] or None
     result = dict(changed=bool(actions), device=dev, pid=pid, supervisor=supervisor,
                   changes=[a.text for a in actions])
     if present:

@@ -21,6 +21,11 @@ description:
     with their SHA-256. With O(write_lba) and O(write_data), writes first (ATA WRITE SECTORS EXT),
     then reads if asked, so one task can check a round trip.
   - One request is in flight at a time; a request carries at most (MTU - 36) / 512 sectors.
+  - "Refused before any frame is sent, naming the option: the broadcast shelf 65535 or slot 255, a
+    missing or loopback O(interface) (C(IFF_LOOPBACK)), a broadcast, multicast or all-zero O(mac),
+    negative sector addresses, O(read_count) or O(write_data) beyond 2048 sectors, O(timeout) not in
+    (0, 300], O(retries) not in 0-100. A write is refused when several targets answer for the same
+    shelf/slot and O(mac) does not name one. Replies from a group or all-zero source MAC are ignored."
   - Only the Python standard library is needed on the managed host, and root (C(CAP_NET_RAW)).
 author:
   - sanboot.lab developers (@sanboot)
@@ -46,11 +51,11 @@ options:
     type: int
     required: true
   timeout:
-    description: Seconds to wait for each reply before retrying.
+    description: Seconds to wait for each reply before retrying (more than 0, at most 300).
     type: float
     default: 1.0
   retries:
-    description: How many times a request is sent again after a timeout.
+    description: How many times a request is sent again after a timeout (0-100).
     type: int
     default: 3
   read_lba:
@@ -66,7 +71,13 @@ options:
   write_data:
     description:
       - Data to write at O(write_lba), in hex (whitespace ignored). It is padded with zero bytes to
-        a whole number of 512-byte sectors. Needs O(write_lba).
+        a whole number of 512-byte sectors (at most 2048). Needs O(write_lba).
+    type: str
+  mac:
+    description:
+      - MAC address of the target to talk to, when several answer for O(shelf)/O(slot); a unicast
+        address. Without it the first target that answered is used, and a write is refused when
+        more than one answered.
     type: str
 """
 
@@ -157,32 +168,7 @@ import hashlib
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _aoe
-
-MAX_READ = 2048
-
-
-def _check(module, params):
-    if not 0 <= params["shelf"] <= 65534:
-        module.fail_json(msg="shelf=%d is out of range 0-65534 (0xffff is broadcast)" % params["shelf"])
-    if not 0 <= params["slot"] <= 254:
-        module.fail_json(msg="slot=%d is out of range 0-254 (0xff is broadcast)" % params["slot"])
-    if not 1 <= params["read_count"] <= MAX_READ:
-        module.fail_json(msg="read_count=%d must be 1-%d sectors" % (params["read_count"], MAX_READ))
-    for key in ("read_lba", "write_lba"):
-        if params[key] is not None and params[key] < 0:
-            module.fail_json(msg="%s=%d must not be negative" % (key, params[key]))
-    if params["timeout"] <= 0 or params["retries"] < 0:
-        module.fail_json(msg="timeout must be > 0 seconds and retries >= 0")
-    data = None
-    if params["write_data"] is not None:
-        try:
-            data = binascii.unhexlify("".join(params["write_data"].split()))
-        except (binascii.Error, TypeError, ValueError):
-            module.fail_json(msg="write_data must be hex digits (an even number of them)")
-        if not data:
-            module.fail_json(msg="write_data is empty")
-        data += b"\0" * (-len(data) % _aoe.SECTOR_SIZE)
-    return data
+from ansible_collections.sanboot.lab.plugins.module_utils._aoe_check import check_probe, pick_target
 
 
 def main():
@@ -197,12 +183,16 @@ def main():
             read_count=dict(type="int", default=1),
             write_lba=dict(type="int"),
             write_data=dict(type="str"),
+            mac=dict(type="str"),
         ),
         required_together=[("write_lba", "write_data")],
         supports_check_mode=True,
     )
     p = module.params
-    data = _check(module, p)
+    try:
+        data, mac = check_probe(p)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         client = _aoe.AoEClient(p["interface"], timeout=p["timeout"], retries=p["retries"])
     except (OSError, IOError) as exc:
@@ -213,12 +203,12 @@ def main():
         with client:
             targets = client.discover(p["shelf"], p["slot"])
             result["macs"] = [t["src"] for t in targets]
-            if not targets:
+            target = pick_target(targets, mac, data is not None)
+            if target is None:
                 if p["read_lba"] is not None or data is not None:
-                    module.fail_json(msg="no AoE target e%d.%d answered on %s" % (p["shelf"], p["slot"], p["interface"]),
-                                     **result)
+                    module.fail_json(msg="no AoE target e%d.%d%s answered on %s" % (
+                        p["shelf"], p["slot"], " at mac %s" % mac if mac else "", p["interface"]), **result)
                 module.exit_json(**result)
-            target = targets[0]
             ident = client.identify(target)
             result.update(found=True, mac=target["src"], size_bytes=ident["size_bytes"], sectors=ident["sectors"],
                           config=target["config"], firmware=ident["firmware"], model=ident["model"],

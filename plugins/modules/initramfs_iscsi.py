@@ -30,6 +30,13 @@ description:
     RV(kernel_cmdline) for the boot loader or hypervisor configuration.
   - Before anything changes it checks that the kernel (C(/boot/vmlinuz-VERSION) and
     C(/lib/modules/VERSION)), initramfs-tools and open-iscsi are installed in O(root).
+  - Also refused before anything changes, naming the option - a symbolic link below O(root) in the
+    way of a file it reads or writes (such as C(etc/iscsi) pointing out of an image; nothing is
+    read, written or chmod'ed outside O(root)); control characters or line breaks in any string
+    option; blanks, quotes, backslashes or shell characters in O(root_device), O(ip) and
+    O(clocksource), which become words of the kernel command line.
+  - Files are replaced atomically (a new temporary file created with its final mode, synced,
+    renamed over the old one), so the secrets file is never readable by others, not even briefly.
 author:
   - sanboot.lab developers (@sanboot)
 requirements:
@@ -211,6 +218,8 @@ rebuilt:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_cmdline import kernel_cmdline
+from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import redact_conf
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 
 
@@ -256,8 +265,13 @@ def main():
     changed_files = [c for c in plan if c.changed]
     rebuild = ir.kernels_to_rebuild(versions, bool(changed_files), root) if module.params["update"] else []
     if not module.check_mode:
-        for change in changed_files:
-            ir.write_file(root, change)
+        done = 0
+        try:
+            for change in changed_files:
+                ir.write_file(root, change)
+                done += 1
+        except (ir.RequestError, OSError) as e:
+            module.fail_json(msg="writing /%s: %s" % (changed_files[done].rel, e), changed=done > 0)
         runner = Runner(module)
         for version in rebuild:
             runner(ir.update_argv(root, version), msg="update-initramfs failed for %s" % version)
@@ -265,12 +279,12 @@ def main():
     diff = []
     for c in changed_files:
         if c.rel == ir.ISCSI_CONF:
-            diff.append(ir.diff_entry(c, root, ir.redact_conf(c.after), ir.redact_conf(c.before)))
+            diff.append(ir.diff_entry(c, root, redact_conf(c.after), redact_conf(c.before)))
         else:
             diff.append(ir.diff_entry(c, root))
     result = dict(
         changed=bool(changed_files or rebuild),
-        kernel_cmdline=ir.kernel_cmdline(req),
+        kernel_cmdline=kernel_cmdline(req),
         initrd=[ir.initrd_path(root, v) for v in versions],
         kernels=[dict(version=v, kernel=ir.rpath(root, "boot/vmlinuz-%s" % v),
                       initrd=ir.initrd_path(root, v)) for v in versions],

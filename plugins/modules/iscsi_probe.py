@@ -40,7 +40,10 @@ attributes:
     details: The module changes nothing.
 options:
   portal:
-    description: Target portal, C(ADDR[:PORT]); IPv6 in brackets (C([2001:db8::1]:3260)); the port defaults to 3260.
+    description:
+      - Target portal, C(ADDR[:PORT]); IPv6 in brackets (C([2001:db8::1]:3260)); the port defaults to 3260.
+      - C(ADDR) is an IP address or a DNS host name (anything else, such as C(/), C(@), blanks or a
+        leading C(-), is refused before any tool runs).
     type: str
     required: true
   target:
@@ -58,7 +61,8 @@ options:
     type: str
     required: true
   chap:
-    description: One-way CHAP credentials the initiator offers. Omit to log in without CHAP.
+    description: One-way CHAP credentials the initiator offers (non-empty, no control characters).
+      Omit to log in without CHAP.
     type: dict
     suboptions:
       username:
@@ -93,7 +97,7 @@ options:
     type: int
     default: 4096
   timeout:
-    description: Seconds each tool may take before the probe fails.
+    description: Seconds each tool may take before the probe fails (1-3600).
     type: int
     default: 60
 """
@@ -191,31 +195,19 @@ write_offset:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, validate as validate_iqn
-from ansible_collections.sanboot.lab.plugins.module_utils._libiscsi import LoginRefused, Prober, split_portal
+from ansible_collections.sanboot.lab.plugins.module_utils._libiscsi import LoginRefused, Prober, check_request
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
 
 MIB = 1024 * 1024
 
 
 def _validate(module):
-    params = module.params
     try:
-        split_portal(params["portal"])
-    except ValueError as exc:
-        module.fail_json(msg="portal: %s" % exc)
-    for key in ("target", "initiator_name"):
-        try:
-            params[key], warnings = validate_iqn(params[key], key)
-        except IQNError as exc:
-            module.fail_json(msg=str(exc))
-        for warning in warnings:
-            module.warn(warning)
-    if not 0 <= params["lun"] <= 16383:
-        module.fail_json(msg="lun: %d is out of range 0..16383 (SAM flat addressing)" % params["lun"])
-    if params["write_length"] <= 0 or params["timeout"] <= 0:
-        module.fail_json(msg="write_length and timeout must be positive")
-    if params["write_offset"] is not None and params["write_offset"] < 0:
-        module.fail_json(msg="write_offset: must be >= 0")
+        warnings = check_request(module.params, validate_iqn)
+    except (ValueError, IQNError) as exc:
+        module.fail_json(msg=str(exc))
+    for warning in warnings:
+        module.warn(warning)
 
 
 def _write_test(module, prober, result):

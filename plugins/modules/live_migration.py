@@ -36,6 +36,9 @@ description:
   - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the
     destination with O(ssh_command) as root, the ssh trust the role C(sanboot.lab.xen_relocation)
     sets up.
+  - "Refused before any host is asked: O(source), O(destination), O(domain) starting with C(-),
+    hosts with blanks, control or shell characters, such URIs, a bad O(ssh_command). Each ssh
+    command line built here has C(--) before the host."
 author:
   - sanboot.lab developers (@sanboot)
 requirements:
@@ -242,7 +245,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run
+from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run, validate
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xl import XlDriver
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xm import XmDriver
 from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
@@ -272,8 +275,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    runner = Runner(module)
-    driver = module.params["driver"]
+    errors = validate(module.params)  # before libvirt is loaded
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors, changed=False)
+    runner, driver = Runner(module), module.params["driver"]
     if driver == "libvirt":
         try:
             import libvirt

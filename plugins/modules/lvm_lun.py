@@ -34,17 +34,23 @@ attributes:
     support: full
 options:
   vg:
-    description: Name of the existing volume group; a missing one is an error.
+    description:
+      - Name of the existing volume group; a missing one is an error.
+      - LVM's naming rules (lvm(8)) are checked before any command runs - 1-127 characters of
+        C(a-z A-Z 0-9 + _ . -), not starting with C(-), not C(.) or C(..).
     type: str
     required: true
   name:
-    description: Name of the logical volume.
+    description:
+      - Name of the logical volume, checked like O(vg); names LVM reserves (starting with
+        C(snapshot) or C(pvmove), or containing C(_tmeta), C(_rimage) and the like) are refused.
     type: str
     required: true
   size:
     description:
       - Size in bytes (an integer) or with a unit, C(K M G T P) or C(KiB MiB GiB TiB PiB) (1024-based,
-        as LVM reads them) or C(KB MB GB TB PB) (1000-based). Rounded up to whole extents.
+        as LVM reads them) or C(KB MB GB TB PB) (1000-based). Rounded up to whole extents. Zero is
+        refused.
       - Required with O(state=present).
     type: str
   state:
@@ -155,11 +161,14 @@ def main():
     p = module.params
     vg, name = p["vg"], p["name"]
     size = None
-    if p["size"] is not None:
-        try:
+    try:
+        _lvm.check_names(vg, name)
+        if p["size"] is not None:
             size = parse_size(p["size"], what="size")
-        except ValueError as e:
-            module.fail_json(msg=str(e))
+            if size <= 0:
+                raise ValueError("size: %r is not a positive size" % p["size"])
+    except ValueError as e:
+        module.fail_json(msg=str(e))
     runner = Runner(module)
     for tool in ("vgs", "lvs"):
         runner.which(tool)

@@ -201,7 +201,7 @@ def test_bad_input_is_a_clear_error(lab):
     for kw, words in ((dict(shelf=65535), "shelf=65535 is out of range"),
                       (dict(slot=255), "slot=255 is out of range"),
                       (dict(path=lab.tmp + "/missing.img"), "does not exist"),
-                      (dict(interface="sbaoe-nope"), "interface=sbaoe-nope does not exist")):
+                      (dict(interface="sbaoe-nope"), "sbaoe-nope does not exist")):
         args = dict(dict(shelf=SHELF, slot=6, interface="sbaoe-tv", path=path, supervisor="process"), **kw)
         got = lab.run(NS_T, "aoe_export", args)
         assert got.get("failed") and words in got["msg"], got

@@ -130,14 +130,14 @@ def test_xl_migrates_verifies_and_is_idempotent(xen):
     assert res["total_time_from"] == "wall clock" and res["total_time_ms"] >= 0
     assert res["downtime_ms"] is None and res["transferred_bytes"] is None
     assert (xen.domains("dom1"), xen.domains("dom2")) == ([], ["guest1"])
-    assert ["migrate", "-s", "ssh -o BatchMode=yes", "guest1", "dom2"] in xen.calls("dom1", "xl")
+    assert ["migrate", "-s", "ssh -o BatchMode=yes --", "guest1", "dom2"] in xen.calls("dom1", "xl")
     assert ["migrate-receive"] in xen.calls("dom2", "xl")   # through the -s ssh command
 
     again = xen.module(**XL)
     assert not again.get("failed") and again["changed"] is False
     assert again["location"] == "destination"
     assert [c for c in xen.calls("dom1", "xl") if c[0] == "migrate"] == [
-        ["migrate", "-s", "ssh -o BatchMode=yes", "guest1", "dom2"]]
+        ["migrate", "-s", "ssh -o BatchMode=yes --", "guest1", "dom2"]]
 
 
 def test_xl_check_mode_only_checks(xen):

@@ -10,6 +10,8 @@ import subprocess
 import pytest
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs_cmdline as cm
+from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs_render as rd
 
 TARGET = "iqn.2024-01.lab.sanboot:guest1"
 INITIATOR = "iqn.2024-01.lab.sanboot:guest1-boot"
@@ -73,6 +75,17 @@ def make_root(tmp_path, kernels=("6.1.0-28-amd64",), initiator=True):
     (dict(firmware=True, target=None, portals=[]), "root_device: required"),
     (dict(root_device="sda1"), "root_device"),
     (dict(kernels=["all", "6.1"]), "kernels"),
+    (dict(root_device='LABEL=a"b'), "root_device: .*kernel command line"),
+    (dict(root_device="LABEL=ab\n"), "root_device: .*control character"),
+    (dict(root_device="/dev/sda1 init=/bin/sh"), "root_device"),
+    (dict(clocksource="tsc\n"), "clocksource: .*control character"),
+    (dict(boot_interface="eth0\n"), "boot_interface"),
+    (dict(ip={"address": "198.51.100.30/25", "hostname": "a'b"}), "ip.hostname"),
+    (dict(ip="198.51.100.30::198.51.100.1:255.255.255.128:a b:eth0:off"), "ip: "),
+    (dict(ip="198.51.100.30::198.51.100.1:255.255.255.128:h:et/h0:off"), "ip: device field"),
+    (dict(chap=dict(username="u\x1b", password="secretsecret12")), "chap.username"),
+    (dict(chap=dict(username="u", password="secret\rsecret12")), "chap.password"),
+    (dict(kernels=["6.1\n"]), r"kernels\[0\]"),
 ])
 def test_bad_input(kw, msg):
     with pytest.raises(ir.RequestError, match=msg):
@@ -87,7 +100,7 @@ def test_upper_case_target_folded_with_warning():
 # ---- kernel command line -------------------------------------------------------------------
 
 def test_cmdline_default_dhcp_and_root_iscsi():
-    assert ir.kernel_cmdline(req()) == ["ip=dhcp",
+    assert cm.kernel_cmdline(req()) == ["ip=dhcp",
                                         "root=iscsi:198.51.100.10::3260:1:" + TARGET]
 
 
@@ -95,7 +108,7 @@ def test_cmdline_static_dict_interface_clocksource():
     r = req(ip={"address": "198.51.100.40", "prefix": 25, "gateway": "198.51.100.1",
                 "hostname": "guest1"}, boot_interface="eth0", clocksource="jiffies",
             portals=["198.51.100.10", "198.51.100.138"], root_device="/dev/mapper/vg0-root")
-    assert ir.kernel_cmdline(r) == [
+    assert cm.kernel_cmdline(r) == [
         "ip=198.51.100.40::198.51.100.1:255.255.255.128:guest1:eth0:off",
         "root=/dev/mapper/vg0-root", "clocksource=jiffies"]
 
@@ -110,7 +123,7 @@ def test_cmdline_passthrough_and_dhcp_interface():
 
 def test_cmdline_firmware_has_no_ip():
     r = req(firmware=True, target=None, portals=[], root_device="LABEL=root")
-    assert ir.kernel_cmdline(r) == ["root=LABEL=root"]
+    assert cm.kernel_cmdline(r) == ["root=LABEL=root"]
 
 
 # ---- rendering -----------------------------------------------------------------------------
@@ -127,7 +140,7 @@ def test_iscsi_conf_multi_portal_mutual_chap_is_valid_shell():
                          stdout=subprocess.PIPE, check=True).stdout.decode()
     assert out == "%s|198.51.100.10 198.51.100.138|3261|guest1|it's a secret!|target1|" \
                   "mutual-secret-1|" % TARGET
-    redacted = ir.redact_conf(text)
+    redacted = rd.redact_conf(text)
     assert "secret" not in redacted.replace("mutual-secret", "") and "ISCSI_PASSWORD=********" in redacted
 
 
@@ -174,7 +187,7 @@ source /etc/network/interfaces.d/*
 
 def test_comment_interface_keeps_other_bytes():
     out = ir.comment_interface(INTERFACES, "eth0")
-    c = ir.COMMENT
+    c = rd.COMMENT
     assert out == (
         "# The loopback network interface\n"
         "%sauto lo eth0\nauto lo\n"

@@ -140,3 +140,36 @@ def test_chap_environment_restores(monkeypatch):
     assert "LIBISCSI_CHAP_PASSWORD" not in os.environ
     with L._chap_environment(None):
         assert "LIBISCSI_CHAP_USERNAME" not in os.environ
+
+
+def probe_params(**kw):
+    from ansible_collections.sanboot.lab.plugins.module_utils._iqn import validate as validate_iqn
+    p = dict(portal="198.51.100.10", target="iqn.2025-01.lab.sanboot:t1", lun=1,
+             initiator_name="iqn.2025-01.lab.sanboot:c1", chap=None, write_length=4096,
+             write_offset=None, timeout=60)
+    p.update(kw)
+    return p, validate_iqn
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(portal="-oProxy"), "portal: '-oProxy' is neither"),
+    (dict(portal="evil@198.51.100.10"), "portal: "), (dict(portal="host/path"), "portal: "),
+    (dict(portal="a b"), "portal: "), (dict(portal="host?x=1"), "portal: "),
+    (dict(portal="198.51.100.10:0"), "portal: "), (dict(portal="target1\n"), "portal: "),
+    (dict(target="-iqn"), "target"), (dict(lun=-1), "lun: -1"), (dict(lun=16384), "lun: 16384"),
+    (dict(chap={"username": "", "password": "secretsecret12"}), "chap.username"),
+    (dict(chap={"username": "u\n", "password": "secretsecret12"}), "chap.username"),
+    (dict(chap={"username": "u", "password": "secret\x00secret"}), "chap.password"),
+    (dict(write_length=0), "write_length: 0"), (dict(timeout=0), "timeout: 0"),
+    (dict(write_offset=-512), "write_offset"),
+])
+def test_check_request_refuses(kw, words):
+    params, validate_iqn = probe_params(**kw)
+    with pytest.raises(ValueError, match=words):
+        L.check_request(params, validate_iqn)
+
+
+def test_check_request_accepts_names_and_addresses():
+    for portal in ("198.51.100.10:3260", "[2001:db8::1]:3260", "target1.lab.example", "target1"):
+        params, validate_iqn = probe_params(portal=portal)
+        assert L.check_request(params, validate_iqn) == []

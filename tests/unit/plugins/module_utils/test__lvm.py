@@ -168,3 +168,20 @@ def test_real_testbed_reports():
     idle = _lvm.parse_lvs(fixture("lvs_testbed_inactive.json"))["l"]
     assert (idle.major, idle.open) == (-1, False)
     assert _lvm.plan("dbg", "l", "absent", vgs["dbg"], {"l": idle}).argv == [["lvremove", "-y", "dbg/l"]]
+
+
+@pytest.mark.parametrize("vg, name, words", [
+    ("-vg", "lun1", "vg: '-vg' is not a valid LVM name"),
+    ("san", "-lun", "name: '-lun' is not a valid LVM name"),
+    ("san", "a/b", "name: 'a/b'"), ("san/x", "lun", "vg: 'san/x'"),
+    ("san", "lun 1", "name:"), ("san", "lun\n", "name:"), ("san", "..", "name:"), ("", "lun", "vg:"),
+    ("san", "x" * 128, "name:"), ("san", "snapshot1", "starts with 'snapshot'"),
+    ("san", "pvmove0", "starts with 'pvmove'"), ("san", "lun_tmeta", "contains '_tmeta'"),
+])
+def test_check_names_refuses(vg, name, words):
+    with pytest.raises(_lvm.PlanError, match=words):
+        _lvm.check_names(vg, name)
+
+
+def test_check_names_accepts():
+    _lvm.check_names("san-vg_0", "lun+1.a-b")

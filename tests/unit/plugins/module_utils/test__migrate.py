@@ -115,6 +115,36 @@ def test_validate(params, expected):
     assert m.validate(params) == expected
 
 
+@pytest.mark.parametrize("extra, option", [
+    ({"destination": "-oProxyCommand=touch /tmp/x"}, "destination: "),
+    ({"source": "-F/tmp/cfg"}, "source: "),
+    ({"domain": "-h"}, "domain: "),
+    ({"domain": "g1\nx"}, "domain: "),
+    ({"destination": "hv2 hv3"}, "destination: "),
+    ({"destination": "hv2;reboot"}, "destination: "),
+    ({"destination": "hv2\n"}, "destination: "),
+    ({"destination": "$(reboot)"}, "destination: "),
+    ({"destination_uri": "qemu+ssh://-oProxyCommand=x@hv2/system"}, "destination_uri: the user"),
+    ({"destination_uri": "qemu+ssh://root@-hv2/system"}, "destination_uri: the host"),
+    ({"source_uri": "qemu:///system\n"}, "source_uri: "),
+    ({"migrate_uri": "tcp://198.51.100.31 x"}, "migrate_uri: "),
+    ({"ssh_command": ""}, "ssh_command: "),
+    ({"ssh_command": "ssh -o 'unterminated"}, "ssh_command: "),
+    ({"ssh_command": "ssh\n-v"}, "ssh_command: "),
+])
+def test_validate_refuses_names_that_reach_a_command_line(extra, option):
+    params = dict({"source": "hv1", "destination": "hv2", "domain": "g1"}, **extra)
+    errors = m.validate(params)
+    assert errors and errors[0].startswith(option), errors
+
+
+def test_validate_accepts_usual_names():
+    for dst in ("hv2", "root@hv2.lab.example", "198.51.100.32", "[2001:db8::2]", "fe80::1%eth0"):
+        assert m.validate({"source": "hv1", "destination": dst, "domain": "guest 1",
+                           "destination_uri": "qemu+ssh://root@hv2/system",
+                           "ssh_command": "ssh -o BatchMode=yes"}) == []
+
+
 def test_cpu_vendor_and_ip_addr():
     assert m.cpu_vendor("processor\t: 0\nvendor_id\t: AuthenticAMD\n") == "amd"
     assert m.cpu_vendor("processor\t: 0\nvendor_id\t: GenuineIntel\n") == "intel"
@@ -133,8 +163,8 @@ def test_host_over_ssh_quotes_the_command():
         return 0, "1\n0\n", ""
     h = m.Host(runner, "root@hv2", "ssh -o BatchMode=yes")
     assert h.paths(["/dev/x y", "/dev/z"]) == {"/dev/x y": True, "/dev/z": False}
-    assert calls[0][:4] == ["ssh", "-o", "BatchMode=yes", "root@hv2"]
-    assert "'/dev/x y'" in calls[0][4]
+    assert calls[0][:5] == ["ssh", "-o", "BatchMode=yes", "--", "root@hv2"]
+    assert "'/dev/x y'" in calls[0][5]
 
 
 def test_with_timeout_and_failure_text():

@@ -53,4 +53,4 @@ def test_driver_option_errors_and_argv():
     assert drv.option_errors() == [
         "live: xl migrate is always live; live=false is for driver xm/libvirt",
         "max_downtime_ms: xl migrate has no such setting (libvirt only)"]
-    assert drv.migrate_argv() == ["xl", "migrate", "-s", "ssh -o BatchMode=yes", "guest1", "dom2"]
+    assert drv.migrate_argv() == ["xl", "migrate", "-s", "ssh -o BatchMode=yes --", "guest1", "dom2"]

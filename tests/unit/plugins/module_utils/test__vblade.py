@@ -10,6 +10,7 @@ import os
 import pytest
 
 from ansible_collections.sanboot.lab.plugins.module_utils import _vblade as vb
+from ansible_collections.sanboot.lab.plugins.module_utils import _vblade_supervise as vs
 
 MAC = "52:54:00:00:00:20"
 
@@ -114,6 +115,12 @@ def test_pid_alive(tmp_path):
     (dict(interface="x" * 16), "interface="), (dict(path="rel.img"), "absolute"),
     (dict(path='/srv/a"b'), "quotes"), (dict(path="/srv/$x"), "path="),
     (dict(allowed_macs=["01:02"]), "allowed_macs"),
+    (dict(allowed_macs=["ff:ff:ff:ff:ff:ff"]), "allowed_macs: .* is the broadcast MAC"),
+    (dict(allowed_macs=["01:00:5e:00:00:01"]), "allowed_macs: .* is a multicast MAC"),
+    (dict(allowed_macs=["33-33-00-00-00-01"]), "allowed_macs: .* is a multicast MAC"),
+    (dict(allowed_macs=["000000000000"]), "allowed_macs: .* all-zero"),
+    (dict(interface="eth1\n"), "interface="), (dict(interface="-d"), "interface="),
+    (dict(path="/srv/e1.img\n"), "path="),
 ])
 def test_validate_refusals(kw, words):
     with pytest.raises(vb.PlanError, match=words.replace("$", r"\$")):
@@ -185,20 +192,20 @@ def test_plan_process_absent():
 
 # ---- systemd supervisor ----------------------------------------------------------------------
 def test_render_unit_and_env():
-    unit = vb.render_unit("/usr/sbin/vblade")
+    unit = vs.render_unit("/usr/sbin/vblade")
     assert "EnvironmentFile=/etc/sanboot/vblade/%i.env\n" in unit
     assert ("ExecStart=/usr/sbin/vblade $VBLADE_OPTIONS ${VBLADE_SHELF} ${VBLADE_SLOT} ${VBLADE_NETIF} "
             "${VBLADE_FILE}\n") in unit
     assert "Restart=on-failure\n" in unit and "WantedBy=multi-user.target" in unit
-    env = vb.render_env(vb.validate(params(readonly=True, allowed_macs=[MAC])))
+    env = vs.render_env(vb.validate(params(readonly=True, allowed_macs=[MAC])))
     assert env.splitlines()[1:] == ['VBLADE_OPTIONS="-r -m %s"' % MAC, "VBLADE_SHELF=1", "VBLADE_SLOT=0",
                                     'VBLADE_NETIF="eth1"', 'VBLADE_FILE="/srv/e1.0.img"']
-    assert 'VBLADE_OPTIONS=""' in vb.render_env(vb.validate(params()))
+    assert 'VBLADE_OPTIONS=""' in vs.render_env(vb.validate(params()))
     assert vb.unit_instance(1, 0) == "sanboot-vblade@e1.0.service"
 
 
 def systemd_state(desired, **kw):
-    state = dict(unit_text=vb.render_unit(), env_text=vb.render_env(desired), enabled=True, active=True,
+    state = dict(unit_text=vs.render_unit(), env_text=vs.render_env(desired), enabled=True, active=True,
                  main_pid=100)
     state.update(kw)
     return state
@@ -211,40 +218,40 @@ def kinds(actions):
 def test_plan_systemd_fresh_host():
     desired = vb.validate(params())
     fresh = dict(unit_text=None, env_text=None, enabled=False, active=False, main_pid=0)
-    assert kinds(vb.plan_systemd(desired, "present", [], fresh, False)) == [
+    assert kinds(vs.plan_systemd(desired, "present", [], fresh, False)) == [
         "write_unit", "daemon_reload", "write_env", "enable"]
 
 
 def test_plan_systemd_noop_and_env_change():
     desired = vb.validate(params())
-    assert vb.plan_systemd(desired, "present", [export()], systemd_state(desired), False) == []
+    assert vs.plan_systemd(desired, "present", [export()], systemd_state(desired), False) == []
     changed = vb.validate(params(sync=True))
-    assert kinds(vb.plan_systemd(changed, "present", [export()], systemd_state(desired), False)) == [
+    assert kinds(vs.plan_systemd(changed, "present", [export()], systemd_state(desired), False)) == [
         "write_env", "restart"]
 
 
 def test_plan_systemd_second_instance_does_not_reload():
     other = vb.validate(params(slot=1))
     state = systemd_state(other, env_text=None, enabled=False, active=False, main_pid=0)
-    assert kinds(vb.plan_systemd(other, "present", [], state, False)) == ["write_env", "enable"]
+    assert kinds(vs.plan_systemd(other, "present", [], state, False)) == ["write_env", "enable"]
 
 
 def test_plan_systemd_unit_changed_restarts_and_foreign_process_stopped():
     desired = vb.validate(params())
     state = systemd_state(desired, unit_text="old", main_pid=100)
     foreign = export(pid=200)
-    assert kinds(vb.plan_systemd(desired, "present", [export(), foreign], state, False)) == [
+    assert kinds(vs.plan_systemd(desired, "present", [export(), foreign], state, False)) == [
         "stop", "write_unit", "daemon_reload", "restart"]
 
 
 def test_plan_systemd_absent():
     desired = vb.validate(params(state="absent", path=None))
     state = systemd_state(vb.validate(params()))
-    assert kinds(vb.plan_systemd(desired, "absent", [export()], state, False)) == ["disable", "remove_env"]
-    gone = dict(unit_text=vb.render_unit(), env_text=None, enabled=False, active=False, main_pid=0)
-    assert vb.plan_systemd(desired, "absent", [], gone, False) == []
+    assert kinds(vs.plan_systemd(desired, "absent", [export()], state, False)) == ["disable", "remove_env"]
+    gone = dict(unit_text=vs.render_unit(), env_text=None, enabled=False, active=False, main_pid=0)
+    assert vs.plan_systemd(desired, "absent", [], gone, False) == []
     with pytest.raises(vb.PlanError, match="does not belong to sanboot-vblade@e1.0.service"):
-        vb.plan_systemd(desired, "absent", [export(pid=300)], gone, False)
+        vs.plan_systemd(desired, "absent", [export(pid=300)], gone, False)
 
 
 # ---- apply (files only; commands through a fake runner) ---------------------------------------
@@ -261,10 +268,10 @@ def test_applier_systemd_files_and_commands(tmp_path):
     runner = FakeRunner()
     desired = vb.validate(params())
     fresh = dict(unit_text=None, env_text=None, enabled=False, active=False, main_pid=0)
-    applier = vb.Applier(runner, unit_dir=str(tmp_path / "units"), env_dir=str(tmp_path / "env"))
-    applier.apply(vb.plan_systemd(desired, "present", [], fresh, False))
-    assert (tmp_path / "units" / vb.UNIT_NAME).read_text() == vb.render_unit()
-    assert (tmp_path / "env" / "e1.0.env").read_text() == vb.render_env(desired)
+    applier = vs.Applier(runner, unit_dir=str(tmp_path / "units"), env_dir=str(tmp_path / "env"))
+    applier.apply(vs.plan_systemd(desired, "present", [], fresh, False))
+    assert (tmp_path / "units" / vb.UNIT_NAME).read_text() == vs.render_unit()
+    assert (tmp_path / "env" / "e1.0.env").read_text() == vs.render_env(desired)
     assert runner.history == [["systemctl", "daemon-reload"],
                               ["systemctl", "enable", "--now", "sanboot-vblade@e1.0.service"]]
     applier.apply([vb.Action("remove_env", "", device="e1.0")])
@@ -280,6 +287,45 @@ def test_state_dict_for_diff():
 
 
 def test_read_pidfile(tmp_path):
-    assert vb.read_pidfile("e1.0", str(tmp_path)) is None
+    assert vs.read_pidfile("e1.0", str(tmp_path)) is None
     (tmp_path / "e1.0.pid").write_text("1234\n")
-    assert vb.read_pidfile("e1.0", str(tmp_path)) == 1234
+    assert vs.read_pidfile("e1.0", str(tmp_path)) == 1234
+
+
+# ---- backing store and stale pidfiles --------------------------------------------------------
+def test_backing_problem(tmp_path):
+    (tmp_path / "f").write_bytes(b"")
+    assert vb.backing_problem(str(tmp_path / "f")) is None
+    assert "is a directory" in vb.backing_problem(str(tmp_path))
+    assert "is a character device" in vb.backing_problem("/dev/null")
+    assert "cannot be read" in vb.backing_problem(str(tmp_path / "nope"))
+
+
+def test_pidfile_state_and_stale_pidfile_plan(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = fake_proc(tmp_path, {
+        20: (["vblade", "1", "0", "eth1", "/srv/e1.0.img"], "net:[1]", "/"),
+        21: (["sleep", "100"], "net:[1]", "/"),
+        22: (["vblade", "1", "1", "eth1", "/srv/e1.1.img"], "net:[1]", "/"),
+    })
+    for pid in (20, 21, 22):
+        (tmp_path / "proc" / str(pid) / "stat").write_text("%d (x) S 1" % pid)
+    assert vs.pidfile_state("e1.0", str(run), proc) == (None, None)
+    (run / "e1.0.pid").write_text("20\n")
+    assert vs.pidfile_state("e1.0", str(run), proc) == (20, None)
+    for text, why in (("99\n", "no longer runs"), ("21\n", "not the vblade of e1.0"),
+                      ("22\n", "not the vblade of e1.0"), ("x\n", "holds no pid")):
+        (run / "e1.0.pid").write_text(text)
+        pid, stale = vs.pidfile_state("e1.0", str(run), proc)
+        assert pid is None and why in stale
+    desired = vb.validate(params())
+    (run / "e1.0.pid").write_text("99\n")
+    actions = vs.plan_process_pidfile(desired, "present", [], False, str(run), proc)
+    assert [a.kind for a in actions] == ["remove_pidfile", "start"]
+    assert "stale pidfile" in actions[0].text
+    actions = vs.plan_process_pidfile(desired, "absent", [], False, str(run), proc)
+    assert [a.kind for a in actions] == ["remove_pidfile"]
+    vs.Applier(None, run_dir=str(run)).apply(actions)
+    assert not (run / "e1.0.pid").exists()
+    assert vs.plan_process_pidfile(desired, "absent", [], False, str(run), proc) == []

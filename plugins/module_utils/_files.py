@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files written safely (private, common layer): one atomic writer and root containment.
+
+:func:`write_atomic` replaces a file the one way every module of the collection does it: a
+temporary file is created next to the target with ``O_CREAT|O_EXCL|O_NOFOLLOW`` and its final
+mode (a pre-planted file or symlink of that name is never opened, and a secret is never readable
+by others, not even for a moment), written, ``fsync``'ed, renamed over the target (``rename(2)``
+replaces a symlink itself, it does not follow it), and the directory is ``fsync``'ed; on any
+failure the temporary file is removed.  When the umask took bits the caller asked for, they are
+given back with ``fchmod`` on the open descriptor (the umask only ever removes bits, so the file
+is never more open than asked).
+
+``*_in(root, rel, ...)`` do the same below an image root: every directory of ``rel`` is opened
+relative to its parent with ``O_NOFOLLOW|O_DIRECTORY`` (created, mode 0755, when missing and
+asked to), and the last component must not be a symlink either, so no symlink planted in the
+image -- absolute or ``..`` -- can lead a read, write or removal outside ``root``.
+:class:`UnsafePath` names the offending path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafePath(ValueError):
+    """A path that would leave its root through a symlink, or is not a plain file/directory."""
+
+
+def _components(rel):
+    parts = [p for p in str(rel).split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePath("%s: '..' is not allowed in a path below the root" % rel)
+    return parts
+
+
+def open_dir(root, rel_dir, create=False, dir_mode=0o755):
+    """Descriptor of the directory ``root/rel_dir`` reached without following any symlink below
+    ``root``; None when a component is missing and ``create`` is false."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    walked = root.rstrip("/") or "/"
+    try:
+        for part in _components(rel_dir):
+            walked = os.path.join(walked, part)
+            try:
+                nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and create:
+                    os.mkdir(part, dir_mode, dir_fd=fd)
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                elif exc.errno == errno.ENOENT:
+                    os.close(fd)
+                    return None
+                elif exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise UnsafePath("%s is a symbolic link or not a directory: refusing to follow "
+                                     "it (it could lead outside %s)" % (walked, root))
+                else:
+                    raise
+            os.close(fd)
+            fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _lstat_at(dfd, name):
+    try:
+        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def _check_regular(st, shown):
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+        raise UnsafePath("%s is %s: refusing to read or replace it" % (shown, kind))
+
+
+def _write_at(dfd, name, data, mode, shown):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _attempt in range(100):
+        tmp = ".%s.sanboot-%s" % (name, os.urandom(6).hex())
+        try:
+            fd = os.open(tmp, flags, mode, dir_fd=dfd)
+            break
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+    else:
+        raise OSError(errno.EEXIST, "no free temporary name next to %s" % shown)
+    try:
+        try:
+            if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
+                os.fchmod(fd, mode)          # the umask took bits: give them back (never more)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dfd)
+        except OSError:
+            pass
+        raise
+    os.fsync(dfd)
+
+
+def write_atomic(path, data, mode=0o644):
+    """Replace ``path`` with ``data`` (str or bytes) of ``mode`` atomically (see the module doc).
+    The directory must exist; a symlink at ``path`` is replaced, not followed."""
+    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _write_at(dfd, os.path.basename(path), data, mode, path)
+    finally:
+        os.close(dfd)
+
+
+def write_in(root, rel, data, mode=0o644):
+    """:func:`write_atomic` of ``root/rel``, contained in ``root`` (missing directories are
+    created with mode 0755); UnsafePath when a component or the file is a symlink."""
+    parts = _components(rel)
+    shown = os.path.join(root, *parts)
+    dfd = open_dir(root, "/".join(parts[:-1]), create=True)
+    try:
+        _check_regular(_lstat_at(dfd, parts[-1]), shown)
+        _write_at(dfd, parts[-1], data, mode, shown)
+    finally:
+        os.close(dfd)
+
+
+def read_in(root, rel):
+    """``(text, mode)`` of ``root/rel`` or ``(None, None)`` when it does not exist, read without
+    following any symlink below ``root`` (UnsafePath when one is in the way)."""
+    parts = _components(rel)
+    shown = os.path.join(root, *parts)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    if dfd is None:
+        return None, None
+    try:
+        st = _lstat_at(dfd, parts[-1])
+        if st is None:
+            return None, None
+        _check_regular(st, shown)
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    finally:
+        os.close(dfd)
+    with os.fdopen(fd, "r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        return handle.read(), stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+
+
+def remove_in(root, rel):
+    """Remove ``root/rel`` (nothing when it is missing), contained like :func:`read_in`."""
+    parts = _components(rel)
+    shown = os.path.join(root, *parts)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    if dfd is None:
+        return
+    try:
+        st = _lstat_at(dfd, parts[-1])
+        if st is not None:
+            _check_regular(st, shown)
+            os.unlink(parts[-1], dir_fd=dfd)
+            os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def list_in(root, rel_dir):
+    """Names in the directory ``root/rel_dir`` ([] when missing), contained like :func:`read_in`."""
+    dfd = open_dir(root, rel_dir)
+    if dfd is None:
+        return []
+    try:
+        return sorted(os.listdir(dfd))
+    finally:
+        os.close(dfd)
