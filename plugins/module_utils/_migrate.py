@@ -168,6 +168,36 @@ def prechecks(guest, src, dst, storage_network=None):
     return errors
 
 
+# QEMU releases before this one lose guest writes in a live (pre-copy) migration under TCG:
+# measured here with Debian 12's QEMU 7.2 (python -m bench migration_stress, docs/migration.md):
+# the fast path of the dirty-bitmap sync clears the migration bits without resetting the TCG
+# TLB's "not dirty" traps, so pages the vCPU keeps in its TLB (per-CPU timer queues, virtio
+# rings) are written after their last copy and arrive stale; the guest oopses or hangs seconds
+# after the move. 10.0.2 (Debian bookworm-backports) was measured correct.
+TCG_SAFE_QEMU = (10, 0, 0)
+
+
+def version_tuple(number):
+    """libvirt's ``getVersion()`` number (major * 1000000 + minor * 1000 + micro) as a tuple."""
+    return (number // 1000000, number // 1000 % 1000, number % 1000) if number else None
+
+
+def tcg_errors(guest, src, params):
+    """Refuse a live migration of a TCG guest on a QEMU that loses its writes (issue 8)."""
+    version = src.get("hypervisor_version")
+    if not params.get("live", True) or guest.get("domain_type") != "qemu" or version is None:
+        return []
+    if version >= TCG_SAFE_QEMU or params.get("allow_unsafe_tcg"):
+        return []
+    return ["domain %r runs under TCG (domain type 'qemu') on QEMU %s on the source: QEMU before "
+            "%s loses guest writes during a live migration under TCG (the guest's memory arrives "
+            "corrupted: oops, panic or hang after the move). Use QEMU %s or newer (Debian 12: "
+            "bookworm-backports), live=false (the guest pauses for the whole copy), or "
+            "allow_unsafe_tcg=true" % (guest.get("name"), ".".join(map(str, version)),
+                                        ".".join(map(str, TCG_SAFE_QEMU[:2])),
+                                        ".".join(map(str, TCG_SAFE_QEMU[:2])))]
+
+
 _HOST = re.compile(r"^[A-Za-z0-9_[][A-Za-z0-9_.@%:\[\]-]*\Z")
 _CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -307,6 +337,7 @@ def run(module, driver):
         result.update(location="destination", msg="domain already runs on the destination")
         module.exit_json(**result)
     errors = prechecks(guest, src, dst, p.get("storage_network"))
+    errors += tcg_errors(guest, src, p) if guest.get("found") else []
     if errors:
         module.fail_json(msg="precheck failed, guest not touched: " + "; ".join(errors),
                          errors=errors, location="source" if guest.get("found") else None,

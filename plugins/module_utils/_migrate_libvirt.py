@@ -37,7 +37,7 @@ import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate import (
-    Host, MigrationError, describe_path, normalise_vendor,
+    Host, MigrationError, describe_path, normalise_vendor, version_tuple,
 )
 from ansible_collections.sanboot.lab.plugins.module_utils._migrate_announce import (
     SwitchoverAnnouncer, bridge_nics, reannounce,
@@ -88,6 +88,7 @@ def parse_domain_xml(text):
     ostype = root.find("os/type")
     memory = _memory_bytes(root.find("currentMemory"))
     return {"memory_bytes": memory if memory is not None else _memory_bytes(root.find("memory")),
+            "domain_type": root.get("type"),
             "arch": ostype.get("arch") if ostype is not None else None,
             "disks": [parse_disk(d) for d in root.findall("devices/disk")]}
 
@@ -237,7 +238,8 @@ class LibvirtDriver(object):
     def _facts(self, conn, facts, uri, paths=()):
         caps = parse_capabilities(conn.getCapabilities())
         facts.update(arch=caps["arch"], vendor=caps["vendor"], uuid=caps["uuid"],
-                     free_memory_bytes=conn.getFreeMemory(), accepts=None)
+                     free_memory_bytes=conn.getFreeMemory(), accepts=None,
+                     hypervisor_version=version_tuple(conn.getVersion()))
         host = self._host(uri, facts["name"])
         facts["paths"] = host.paths(paths) if host is not None else None
         if self.p.get("storage_network"):

@@ -284,3 +284,26 @@ def test_destination_is_the_source_by_address():
     errs = m.prechecks(guest(), host("hv1"), dst)
     assert errs == ["destination 198.51.100.41 is the source itself "
                     "(198.51.100.41 is an address of the source host)"]
+
+
+def test_tcg_live_migration_refused_on_qemu_that_loses_writes():
+    from ansible_collections.sanboot.lab.plugins.module_utils._migrate import (
+        TCG_SAFE_QEMU, tcg_errors, version_tuple)
+    assert version_tuple(7002022) == (7, 2, 22) and version_tuple(10000002) == (10, 0, 2)
+    assert version_tuple(0) is None
+    tcg, kvm = {"name": "g", "domain_type": "qemu"}, {"name": "g", "domain_type": "kvm"}
+    old, new = {"hypervisor_version": (7, 2, 22)}, {"hypervisor_version": TCG_SAFE_QEMU}
+    live = {"live": True, "allow_unsafe_tcg": False}
+    errors = tcg_errors(tcg, old, live)
+    assert len(errors) == 1 and "QEMU 7.2.22" in errors[0] and "allow_unsafe_tcg" in errors[0]
+    assert "live=false" in errors[0] and "bookworm-backports" in errors[0]
+    assert tcg_errors(tcg, new, live) == []
+    assert tcg_errors(kvm, old, live) == []
+    assert tcg_errors(tcg, old, dict(live, live=False)) == []
+    assert tcg_errors(tcg, old, dict(live, allow_unsafe_tcg=True)) == []
+    assert tcg_errors(tcg, {}, live) == []  # xl/xm: no QEMU version, not concerned
+
+
+def test_parse_domain_xml_reports_the_domain_type():
+    from ansible_collections.sanboot.lab.plugins.module_utils._migrate_libvirt import parse_domain_xml
+    assert parse_domain_xml("<domain type='qemu'><memory>1024</memory></domain>")["domain_type"] == "qemu"
