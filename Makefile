@@ -67,11 +67,15 @@ $(COLLECTION)/MANIFEST.json: $(COLLECTION_SRC) $(VENV)/stamp
 collection: deps $(COLLECTION)/MANIFEST.json
 
 ## ---- the embedded lab --------------------------------------------------------------------
+# LAB_VARS: extra variables as JSON, e.g. LAB_VARS='{"lab_image_backports": []}' (Debian 12's own QEMU)
+LAB_VARS   ?=
+LAB_EXTRA  := $(if $(LAB_VARS),-e '$(LAB_VARS)')
+
 lab: collection
-	ansible-playbook playbooks/lab.yml -i $(INVENTORY)
+	ansible-playbook playbooks/lab.yml -i $(INVENTORY) $(LAB_EXTRA)
 
 lab-up: collection
-	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY)
+	ansible-playbook playbooks/lab_up.yml -i $(INVENTORY) $(LAB_EXTRA)
 
 site: collection
 	ansible-playbook playbooks/site.yml -i $(INVENTORY)

@@ -52,7 +52,7 @@ class Buffer(object):
 
     def step(self, count):
         """Fill the next pages, then (once full) rewrite random ones."""
-        for _ in range(count):
+        for _step in range(count):
             if self.filled < self.pages:
                 self.write(self.filled)
                 self.filled += 1

@@ -15,8 +15,9 @@ from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, 
 
 SECRET_MIN = 12   # RFC 3720 section 8.2.1: at least 96 bits
 SECRET_MAX = 16   # longer secrets work with tgt and open-iscsi, not with every initiator (warning)
-VALUE_MAX = 255   # RFC 3720 section 5.1: a text value (CHAP_N) has at most 255 bytes; open-iscsi
-                  # and libiscsi keep secrets in 256-byte buffers
+# RFC 3720 section 5.1: a text value (CHAP_N) has at most 255 bytes; open-iscsi and libiscsi
+# keep secrets in 256-byte buffers
+VALUE_MAX = 255
 # Printable ASCII without blanks, quotes, '#', '<', '>' or backslash: the tgt/IET config files and
 # the initramfs' shell-sourced iscsi.initramfs are whitespace-separated and quoted.
 _TOKEN = re.compile(r"^[!$%&()*+,./0-9:;=?@A-Z\[\]^_a-z{|}~-]+$")

@@ -18,6 +18,7 @@ HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritt
 _STANZA = ("iface", "mapping", "auto", "source", "source-directory", "no-auto-down",
            "no-scripts", "rename")
 
+
 def render_iscsi_conf(req, redact=False):
     """Content of ``/etc/iscsi/iscsi.initramfs`` (sourced by /bin/sh in the initramfs)."""
     lines = [HEADER.rstrip("\n"),

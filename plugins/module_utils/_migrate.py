@@ -189,13 +189,12 @@ def tcg_errors(guest, src, params):
         return []
     if version >= TCG_SAFE_QEMU or params.get("allow_unsafe_tcg"):
         return []
+    safe = ".".join(map(str, TCG_SAFE_QEMU[:2]))
     return ["domain %r runs under TCG (domain type 'qemu') on QEMU %s on the source: QEMU before "
             "%s loses guest writes during a live migration under TCG (the guest's memory arrives "
             "corrupted: oops, panic or hang after the move). Use QEMU %s or newer (Debian 12: "
             "bookworm-backports), live=false (the guest pauses for the whole copy), or "
-            "allow_unsafe_tcg=true" % (guest.get("name"), ".".join(map(str, version)),
-                                        ".".join(map(str, TCG_SAFE_QEMU[:2])),
-                                        ".".join(map(str, TCG_SAFE_QEMU[:2])))]
+            "allow_unsafe_tcg=true" % (guest.get("name"), ".".join(map(str, version)), safe, safe)]
 
 
 _HOST = re.compile(r"^[A-Za-z0-9_[][A-Za-z0-9_.@%:\[\]-]*\Z")

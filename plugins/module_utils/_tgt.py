@@ -311,8 +311,6 @@ def predicted(spec, current, tid):
     return t
 
 
-
-
 def redact(argv):
     """``argv`` with the value after ``--password`` masked."""
     return [REDACTED if i and argv[i - 1] == "--password" else a for i, a in enumerate(argv)]

@@ -229,8 +229,8 @@ options:
       password:
         description:
           - Its secret, 12-255 characters (RFC 3720 section 8.2.1); printable ASCII without blanks, quotes, C(#), C(<), C(>) or backslash.
-          - With provider V(tgt) and O(persist=true) (the default) user names and secrets use only C(A-Z a-z 0-9 _ . + @ % = : , / -)
-            (tgt-admin passes them to C(/bin/sh) unquoted).
+          - "With provider V(tgt) and O(persist=true) (the default) user names and secrets use only C(A-Z a-z 0-9 _ . + @ % = : , / -)
+            (tgt-admin passes them to C(/bin/sh) unquoted)."
         type: str
       mutual_username:
         description: User name the target authenticates with (mutual / outgoing CHAP).

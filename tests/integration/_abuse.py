@@ -43,12 +43,15 @@ def _files(base):
 
 
 def processes(names=DAEMONS):
-    """``{pid: argv}`` of the running processes whose program is one of ``names``."""
-    out = {}
+    """``{pid: argv}`` of the running processes whose program is one of ``names``, in this
+    mount namespace (the daemons of LXC lab hosts running beside the tests are not ours)."""
+    out, ours = {}, os.readlink("/proc/self/ns/mnt")
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
+            if os.readlink("/proc/%s/ns/mnt" % pid) != ours:
+                continue
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
         except OSError:

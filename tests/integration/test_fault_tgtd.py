@@ -61,7 +61,8 @@ def daemons():
         d.stop()
 
 
-def qemu_open(portal, target, chap=CHAP):
+def qemu_open(portal, target, chap=None):
+    chap = chap or CHAP
     opts = ("driver=iscsi,transport=tcp,portal=%s,target=%s,lun=1,initiator-name=%s,"
             "user=%s,password-secret=s0" % (portal, target, CLIENT, chap["username"]))
     return subprocess.Popen(["qemu-io", "--object", "secret,id=s0,data=%s" % chap["password"],
@@ -152,7 +153,7 @@ def test_tgtd_killed_during_writes(daemons, tmp_path):
             f.seek(i * 65536)
             assert f.read(65536) == bytes([i % 250 + 1]) * 65536, "write %d lost" % i
     check = qemu_io(portal, iqn("k1"), *["read -P %d %d 64k" % (i % 250 + 1, i * 65536)
-                                          for i in done[:8]])
+                                         for i in done[:8]])
     assert check.returncode == 0 and "Pattern verification failed" not in check.stdout, check
 
 

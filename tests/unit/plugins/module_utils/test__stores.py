@@ -87,7 +87,7 @@ def make_proc(tmp_path, cmdlines):
 def test_vblade_argv():
     p = _stores.parse_vblade_argv
     assert p(["vblade", "1", "2", "eth0", "/a"]) == dict(shelf=1, slot=2, interface="eth0",
-                                                        path="/a", readonly=False)
+                                                         path="/a", readonly=False)
     assert p(["/usr/sbin/vblade", "-m", "52:54:00:00:00:01", "-r", "-d", "-s", "3", "4", "br0",
               "/b"])["readonly"] is True
     assert p(["vblade", "-drs", "-b", "16", "3", "4", "br0", "/b"])["readonly"] is True

@@ -212,5 +212,5 @@ def test_mounted_block_device_refused(tmp_path):
 def test_hard_link_twice_in_one_request(disk, tmp_path):
     os.link(disk, str(tmp_path / "hard.img"))
     err(params(name=None, targets=[dict(name=T, luns=[dict(lun=1, path=disk)]),
-                        dict(name=T + "x", luns=[dict(lun=1, path=str(tmp_path / "hard.img"))])]),
+                                   dict(name=T + "x", luns=[dict(lun=1, path=str(tmp_path / "hard.img"))])]),
         "luns", "hard.img")

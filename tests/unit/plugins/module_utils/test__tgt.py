@@ -283,7 +283,7 @@ def test_normalise_portal_bad(value):
 
 def test_render_config():
     text = _tgt_conf.render_config(t1_spec(luns=[Lun(1, A), Lun(2, B, "blockio", True, "S2")],
-                                      addresses=[]))
+                                           addresses=[]))
     assert text.startswith(_tgt_conf.MARKER)
     assert "<target %s>" % T1 in text and "    <backing-store %s>\n        lun 2\n" \
         "        bsoflags direct\n        readonly 1\n        scsi_sn S2\n" % B in text
