@@ -252,7 +252,7 @@ options:
     description:
       - Remove targets of the daemon that are not listed in O(targets), and their persisted files.
         Respects O(force) for targets with sessions.
-      - Needs a non-empty O(targets) (refused with O(name): it would remove every other target).
+      - Needs a non-empty O(targets); refused with O(name) (it would remove every other target).
     type: bool
     default: false
   force:
