@@ -253,6 +253,24 @@ def name_errors(params):
     return errors
 
 
+# Options that not every driver can honour: (drivers that can, the value that asks nothing).
+# Any other value with another driver is refused, never ignored (xm with tls=true would send the
+# guest's memory over plaintext xend relocation and report success).
+DRIVER_OPTIONS = {
+    "announce": (("libvirt",), "on_resume"),
+    "tls": (("libvirt",), False),
+    "max_downtime_ms": (("libvirt",), None),
+    "bandwidth_mbps": (("libvirt", "xm"), None),
+    "live": (("libvirt", "xm"), True),
+    "peer2peer": (("libvirt",), True),
+    "persistent": (("libvirt",), "move"),
+    "source_uri": (("libvirt",), None),
+    "destination_uri": (("libvirt",), None),
+    "migrate_uri": (("libvirt",), None),
+    "allow_unsafe_tcg": (("libvirt",), False),
+}
+
+
 def validate(params):
     """Errors in the options alone (before any host is asked, before libvirt is loaded)."""
     errors = name_errors(params)
@@ -261,8 +279,13 @@ def validate(params):
     for name in ("max_downtime_ms", "bandwidth_mbps", "timeout"):
         if params.get(name) is not None and params[name] <= 0:
             errors.append("%s: must be a positive number, got %r" % (name, params[name]))
-    if params.get("announce") == "at_switchover" and params.get("driver") != "libvirt":
-        errors.append("announce: at_switchover is for the libvirt driver")
+    driver = params.get("driver") or "libvirt"
+    for name, (drivers, default) in sorted(DRIVER_OPTIONS.items()):
+        value = params.get(name)
+        if driver not in drivers and value is not None and value != default:
+            errors.append("announce: at_switchover is for the libvirt driver" if name == "announce"
+                          else "%s: the %s driver cannot honour %s=%r (only %s)" % (
+                              name, driver, name, value, ", ".join(drivers)))
     if params.get("storage_network"):
         try:
             ipaddress.ip_network(params["storage_network"], strict=False)

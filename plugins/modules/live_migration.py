@@ -29,6 +29,8 @@ description:
   - Then it migrates, verifies that the domain runs on the destination and no longer on the
     source, and returns the times and the amount of data from the hypervisor's own job
     statistics where it keeps them (libvirt).
+  - An option the chosen driver cannot honour (for example O(tls) or O(max_downtime_ms) with xl
+    or xm) is refused before anything runs, never ignored.
   - A failed, refused or timed-out migration leaves the guest running on the source; the
     module then fails with RV(location=source) after checking where the guest runs.
   - Idempotent - when the domain already runs on the destination and not on the source,

@@ -307,3 +307,18 @@ def test_tcg_live_migration_refused_on_qemu_that_loses_writes():
 def test_parse_domain_xml_reports_the_domain_type():
     from ansible_collections.sanboot.lab.plugins.module_utils._migrate_libvirt import parse_domain_xml
     assert parse_domain_xml("<domain type='qemu'><memory>1024</memory></domain>")["domain_type"] == "qemu"
+
+
+@pytest.mark.parametrize("driver,option,value", [
+    ("xm", "tls", True), ("xl", "tls", True), ("xl", "max_downtime_ms", 20), ("xl", "bandwidth_mbps", 100),
+    ("xl", "live", False), ("xm", "peer2peer", False), ("xl", "persistent", "keep"),
+    ("xm", "migrate_uri", "tcp://198.51.100.42"), ("xl", "allow_unsafe_tcg", True),
+])
+def test_an_option_the_driver_cannot_honour_is_refused(driver, option, value):
+    params = dict(domain="g", source="a", destination="b", driver=driver, ssh_command="ssh")
+    params[option] = value
+    errors = m.validate(params)
+    assert len(errors) == 1 and errors[0].startswith(option + ": the %s driver cannot honour" % driver)
+    params[option] = m.DRIVER_OPTIONS[option][1]  # the value that asks nothing is accepted
+    assert m.validate(params) == []
+    assert m.validate(dict(params, driver="libvirt", **{option: value})) == []
