@@ -7,9 +7,10 @@ Needs the embedded lab up (``make lab``; guest1 defined on hv1).  ``python -m be
 migration_stress [MOVES] [--config NAME] [--seed N] [--warm]`` makes MOVES moves of guest1 between hv1 and
 hv2 through ``sanboot.lab.live_migration`` (ad hoc ``ansible``, as migrate.yml calls it):
 
-- a third right after a fresh boot (guest destroyed and started again; moved there and back as
-  soon as ssh answers, within 60 s of power-on), the rest with a guest up for minutes;
-- a third of each kind while the host runs two busy processes (2 cores: every QEMU competes);
+- a third right after a fresh boot (guest destroyed and started again on hv1, moved to hv2 as
+  soon as ssh answers: about a minute after power-on, when a booting guest writes the most), the
+  rest with a guest up for minutes, moved from where it runs to the other hypervisor;
+- a third of the moves while the host runs two busy processes (2 cores: every QEMU competes);
 - in the guest ``sanboot-memcheck.py`` (playbooks/files) keeps 256 MiB filled with a pattern and
   rewrites pages while the move runs; after each move every page is verified;
 - client1 pings the guest every 100 ms during each move; after the move the guest must answer
@@ -21,7 +22,8 @@ hv2 through ``sanboot.lab.live_migration`` (ad hoc ``ansible``, as migrate.yml c
 ``--config`` picks the settings under test (CONFIGS): ``lab`` is what the lab uses now,
 ``before`` the configuration that corrupted guests (issue 8: QEMU 7.2, see CONFIGS for how to
 build that lab), ``on_resume`` and ``paused`` were steps of the bisection.
-Prints the table, writes bench/results/migration_stress[-CONFIG].json.
+Prints the table, writes bench/results/migration_stress[-CONFIG].json (and, after every move,
+the moves so far to ...partial.json).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from bench._common import ROOT, Run, deb_versions, py_versions
+from bench._common import RESULTS, ROOT, Run, deb_versions, py_versions
 
 sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
 from _migrate_report import kernel_problems, ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
@@ -211,12 +213,10 @@ def one_move(src, dst, config, loaded, uptime):
 
 
 def plan(moves, rng, fresh_share=1 / 3.0):
-    """A shuffled list of (fresh, loaded) per round trip: a third fresh, a third loaded."""
-    trips = (moves + 1) // 2
-    fresh = max(1, trips // 3) if fresh_share else 0
-    kinds = [(i < fresh, False) for i in range(trips)]
-    loaded = rng.sample(range(trips), max(1, trips // 3))
-    kinds = [(f, i in loaded) for i, (f, _l) in enumerate(kinds)]
+    """A shuffled list of (fresh, loaded), one per move: a third fresh, a third loaded."""
+    fresh = int(round(moves * fresh_share))
+    loaded = set(rng.sample(range(moves), moves // 3))
+    kinds = [(i < fresh, i in loaded) for i in range(moves)]
     rng.shuffle(kinds)
     return kinds
 
@@ -232,7 +232,8 @@ def summary(rows, config):
 
     kinds = ("panic", "oops", "lockup", "hang", "memory", "migration")
     out = {"config": config, "moves": len(rows),
-           "fresh": sum(1 for r in rows if r["uptime_s"] <= 60),
+           "fresh": sum(1 for r in rows if r.get("fresh_boot")),
+           "within_60s": sum(1 for r in rows if r["uptime_s"] <= 60),
            "loaded": sum(1 for r in rows if r["loaded"]),
            "failures": sum(1 for r in rows if r["failure"]),
            "lost_pings": sum(r.get("lost_pings") or 0 for r in rows),
@@ -240,6 +241,13 @@ def summary(rows, config):
            "total_median_ms": med("total_ms"), "total_max_ms": top("total_ms")}
     out.update({k: sum(1 for r in rows if r["failure"] == k) for k in kinds})
     return out
+
+
+def save_partial(run, rows):
+    """The moves so far (bench/results/<name>.partial.json): a long run interrupted keeps them."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, run.name + ".partial.json"), "w", encoding="utf-8") as f:
+        json.dump({"params": run.params, "summary": summary(rows, run.params["config"]), "moves": rows}, f, indent=1)
 
 
 def main(argv):
@@ -265,34 +273,33 @@ def main(argv):
     run = Run("migration_stress" + ("" if config == "lab" else "-" + config),
               {"moves": moves, "config": config, "module_args": CONFIGS[config], "seed": seed,
                "memcheck_mib": 256, "ping_interval_s": 0.1})
-    rows, need_boot, checker = [], home != ["hv1"], False
+    rows, need_boot, checker = [], not home, False
     for fresh, loaded in plan(moves, rng, fresh_share):
         if fresh or need_boot:
-            restart_guest()
+            restart_guest()  # on hv1, as soon as ssh answers: the move starts within a minute
             need_boot, checker = False, False
         if not checker:
             if not answers(240):
                 restart_guest()
             memcheck_start(256)
             checker = True
-        for src, dst in (("hv1", "hv2"), ("hv2", "hv1")):
-            if len(rows) >= moves:
-                break
-            uptime = float(ssh("guest1", "cut -d' ' -f1 /proc/uptime").strip())
-            row = one_move(src, dst, config, loaded, uptime)
-            rows.append(row)
-            print("%3d %-12s fresh=%-5s loaded=%-5s uptime=%6.1fs total=%s downtime=%s lost=%s %s"
-                  % (len(rows), row["direction"], fresh, loaded, row["uptime_s"], row.get("total_ms"),
-                     row.get("downtime_ms"), row.get("lost_pings"), row["failure"] or "ok"), flush=True)
-            if row["failure"]:
-                print("    %s" % json.dumps(row.get("detail"))[:800], flush=True)
-                need_boot = True
-                break
-    for hv in where():
-        if hv != "hv1":
-            restart_guest()
+        src = where()[0]
+        dst = "hv2" if src == "hv1" else "hv1"
+        uptime = float(ssh("guest1", "cut -d' ' -f1 /proc/uptime").strip())
+        row = one_move(src, dst, config, loaded, uptime)
+        row["fresh_boot"] = fresh
+        rows.append(row)
+        print("%3d %-12s fresh=%-5s loaded=%-5s uptime=%6.1fs total=%s downtime=%s lost=%s %s"
+              % (len(rows), row["direction"], fresh, loaded, row["uptime_s"], row.get("total_ms"),
+                 row.get("downtime_ms"), row.get("lost_pings"), row["failure"] or "ok"), flush=True)
+        if row["failure"]:
+            print("    %s" % json.dumps(row.get("detail"))[:800], flush=True)
+            need_boot = True
+        save_partial(run, rows)
+    if where() != ["hv1"]:
+        restart_guest()
     total = summary(rows, config)
-    run.report([("config", "config", "%s"), ("moves", "moves", "%d"), ("fresh", "fresh (<60 s)", "%d"),
+    run.report([("config", "config", "%s"), ("moves", "moves", "%d"), ("fresh", "fresh boot", "%d"), ("within_60s", "up <= 60 s", "%d"),
                 ("loaded", "loaded", "%d"), ("failures", "failures", "%d"), ("panic", "panic", "%d"),
                 ("oops", "oops", "%d"), ("lockup", "lockup", "%d"), ("hang", "hang", "%d"),
                 ("memory", "memory", "%d"), ("migration", "migration", "%d"),
@@ -301,5 +308,6 @@ def main(argv):
                 ("total_median_ms", "total med (ms)", "%s"), ("total_max_ms", "max", "%s")],
                [total], dict(deb_versions("qemu-system-x86", "libvirt-daemon"), **py_versions("ansible-core")),
                extra={"moves": rows},
-               notes=["fresh = moved within 60 s of power-on; loaded = 2 busy processes on the 2-core host"])
+               notes=["fresh boot = moved as soon as ssh answered after power-on; up <= 60 s = guest uptime at the "
+                      "move; loaded = 2 busy processes on the 2-core host"])
     return 1 if total["failures"] else 0
