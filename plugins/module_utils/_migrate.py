@@ -378,6 +378,11 @@ def run(module, driver):
         stats, failure = {}, str(exc)
     wall_ms = int(round((time.time() - started) * 1000))
     where = driver.locate()
+    settle = time.time() + 15  # after an abort the destination may still tear its domain down
+    while failure is not None and bool(where.get("source")) == bool(where.get("destination")) \
+            and time.time() < settle:
+        time.sleep(0.5)
+        where = driver.locate()
     if failure is None and where.get("destination") and not where.get("source"):
         result.update(location="destination", wall_time_ms=wall_ms,
                       total_time_ms=stats.get("total_time_ms", wall_ms),

@@ -150,8 +150,7 @@ class SwitchoverAnnouncer(object):
                 armed += 1
             elif (line or "").startswith("armed "):
                 self.report.setdefault("errors", []).append(
-                    "could not pin %s to %s in %s (bridge fdb rc %s): the tap is not in the bridge "
-                    "yet (newer libvirt joins it when the guest resumes); QEMU's own announcement "
+                    "could not pin %s to %s in %s (bridge fdb rc %s); QEMU's own announcement "
                     "applies" % (mac, tap, bridge, line.split()[-1]))
         self.report["armed"] = "%d of %d NICs" % (armed, len(nics))
         return armed == len(nics) > 0
