@@ -147,14 +147,13 @@ def parse_vblade_argv(argv):
                 path=operands[3], readonly=readonly)
 
 
-def vblade_exports(proc="/proc"):
-    """Every running vblade of the host (every network namespace): dicts with ``kind="vblade"``,
-    ``pid``, ``id`` (the store as that process sees it, through ``/proc/PID/root``)."""
+def vblade_processes(proc="/proc"):
+    """``(pid, /proc/PID, argv, parsed)`` of every running vblade of the host (every network
+    namespace); ``parsed`` as :func:`parse_vblade_argv`."""
     try:
         entries = os.listdir(proc)
     except OSError as e:
         raise StoreError("cannot list processes in %s: %s" % (proc, e))
-    out = []
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -164,17 +163,24 @@ def vblade_exports(proc="/proc"):
                 raw = f.read()
         except (IOError, OSError):
             continue            # the process ended meanwhile
-        parsed = parse_vblade_argv([a.decode("utf-8", "surrogateescape")
-                                    for a in raw.split(b"\0")[:-1]])
-        if parsed is None:
-            continue
+        argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
+        parsed = parse_vblade_argv(argv)
+        if parsed is not None:
+            yield int(entry), base, argv, parsed
+
+
+def vblade_exports(proc="/proc"):
+    """Every running vblade of the host (every network namespace): dicts with ``kind="vblade"``,
+    ``pid``, ``id`` (the store as that process sees it, through ``/proc/PID/root``)."""
+    out = []
+    for pid, base, _argv, parsed in vblade_processes(proc):
         path = parsed["path"]
         if not path.startswith("/"):
             try:
                 path = os.path.join(os.readlink(os.path.join(base, "cwd")), path)
             except OSError:
                 continue
-        parsed.update(kind="vblade", pid=int(entry), path=path,
+        parsed.update(kind="vblade", pid=pid, path=path,
                       id=store_id(path, os.path.join(base, "root")))
         out.append(parsed)
     return sorted(out, key=lambda e: e["pid"])

@@ -24,7 +24,7 @@ import re
 import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
-    StoreError, store_id, tgt_exports, tgtd_control_ports)
+    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_processes)
 
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
@@ -158,16 +158,7 @@ def running_exports(proc="/proc", all_netns=False):
     the file as the process sees it (through ``/proc/PID/root``)."""
     own_netns = _readlink(os.path.join(proc, "self", "ns", "net"))
     found = []
-    for entry in os.listdir(proc):
-        if not entry.isdigit():
-            continue
-        base = os.path.join(proc, entry)
-        try:
-            with open(os.path.join(base, "cmdline"), "rb") as handle:
-                raw = handle.read()
-        except (IOError, OSError):
-            continue
-        argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
+    for pid, base, argv, _brief in vblade_processes(proc):
         parsed = parse_argv(argv)
         if parsed is None:
             continue
@@ -176,7 +167,7 @@ def running_exports(proc="/proc", all_netns=False):
             continue
         if not parsed["path"].startswith("/"):
             parsed["path"] = os.path.join(_readlink(os.path.join(base, "cwd")) or "/", parsed["path"])
-        parsed.update(pid=int(entry), argv=argv, same_netns=same,
+        parsed.update(pid=pid, argv=argv, same_netns=same,
                       file_id=file_id(os.path.join(base, "root") + parsed["path"]))
         found.append(parsed)
     return sorted(found, key=lambda e: e["pid"])
