@@ -415,5 +415,16 @@ class LibvirtDriver(object):
             return {}
 
     def locate(self):
-        return {"source": self._lookup(self.sconn) is not None,
-                "destination": self._lookup(self.dconn) is not None}
+        """Where the domain runs. A connection that died during the move (libvirt's keepalive
+        on a busy daemon) is opened again rather than read as "not there"."""
+        out = {}
+        for side, uri, conn in (("source", self.src_uri, self.sconn),
+                                ("destination", self.dst_uri, self.dconn)):
+            try:
+                alive = conn is not None and conn.isAlive()
+            except self.lv.libvirtError:
+                alive = False
+            if not alive:
+                conn = self._open(uri, side)[0]
+            out[side] = self._lookup(conn) is not None
+        return out
