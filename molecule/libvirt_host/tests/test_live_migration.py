@@ -31,6 +31,9 @@ XML = """<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><vcpu
 <rom enabled='no'/></interface><memballoon model='none'/></devices></domain>"""
 FILE_DISK = ("<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
              "<source file='/tmp/molecule-migrate.img'/><target dev='vda' bus='virtio'/></disk>")
+# The abort test's domain: QEMU 10 sends the zero pages of an idle 128 MiB domain in well under
+# a second even at 1 MiB/s, faster than the 1 s timeout can abort; 2 GiB of them take seconds.
+XML_SLOW = XML.replace("<memory unit='MiB'>128</memory>", "<memory unit='MiB'>2048</memory>")
 BUSY_PORT = 49210  # inside the scenario's migration port range (molecule.yml)
 
 
@@ -70,6 +73,17 @@ def domain(hv1, hv2):
     for host in (hv1, hv2):
         host.run("virsh destroy %s" % DOMAIN)
     hv1.check_output("virsh create /dev/stdin <<'EOF'\n%s\nEOF" % (XML % (DOMAIN, "")))
+    yield DOMAIN
+    for host in (hv1, hv2):
+        host.run("virsh destroy %s" % DOMAIN)
+
+
+@pytest.fixture
+def slow_domain(hv1, hv2):
+    """The domain with 2 GiB of (zero) memory, running on hv1: slow to move at 1 MiB/s."""
+    for host in (hv1, hv2):
+        host.run("virsh destroy %s" % DOMAIN)
+    hv1.check_output("virsh create /dev/stdin <<'EOF'\n%s\nEOF" % (XML_SLOW % (DOMAIN, "")))
     yield DOMAIN
     for host in (hv1, hv2):
         host.run("virsh destroy %s" % DOMAIN)
@@ -184,7 +198,7 @@ def test_local_file_disk_refused(hv1, hv2):
 
 
 @pytest.mark.parametrize("announce", ["on_resume", "at_switchover"])
-def test_aborted_migration_leaves_the_guest_on_the_source(domain, hv1, hv2, announce):
+def test_aborted_migration_leaves_the_guest_on_the_source(slow_domain, hv1, hv2, announce):
     result = live_migration("hv1", "hv2", bandwidth_mbps=1, timeout=1, announce=announce)
     assert result.get("failed") and result["location"] == "source", result
     assert "timed out after 1 s" in result["msg"]
