@@ -134,13 +134,13 @@ class SwitchoverAnnouncer(object):
         self.lines.append(line)
         return line
 
-    def arm(self, nics):
+    def arm(self, nics, wait=10.0):
         """Pin each ``(mac, tap, bridge)`` on the destination; True when all are pinned."""
         armed = 0
         for mac, tap, bridge in nics:
             if not self._send("arm %s %s %s" % (mac, tap, bridge)):
                 break
-            deadline = time.time() + 10
+            deadline = time.time() + wait
             line = ""  # ssh may say something first: wait for the helper's answer
             while not line.startswith(("armed ", "error ")) and time.time() < deadline:
                 line = self._read(deadline - time.time())

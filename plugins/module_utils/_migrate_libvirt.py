@@ -341,7 +341,7 @@ class LibvirtDriver(object):
         announcer.start()
         return announcer
 
-    def _arm(self, announcer):
+    def _arm(self, announcer, wait=10.0):
         """Once the incoming domain has its taps on the destination: pin them (True = done)."""
         try:
             nics = bridge_nics(self.dconn.lookupByName(self.p["domain"]).XMLDesc(0))
@@ -349,7 +349,7 @@ class LibvirtDriver(object):
             return False
         if any(tap is None for _mac, tap, _bridge in nics):
             return False
-        announcer.arm(nics)
+        announcer.arm(nics, wait)
         return True
 
     def _announce_end(self, announcer, failed):
@@ -394,7 +394,9 @@ class LibvirtDriver(object):
         while thread.is_alive():
             thread.join(0.05 if armed else 0.01)
             if not armed and thread.is_alive():
-                armed = self._arm(announcer)
+                # never wait for the helper past the migration's own timeout (its abort comes first)
+                armed = self._arm(announcer, max(0.2, min(10.0, deadline - time.time()))
+                                  if self.p.get("timeout") else 10.0)
             if not downtime_set and thread.is_alive():
                 downtime_set = self._set_downtime(dom)
             if self.p.get("timeout") and not aborted and time.time() > deadline:
