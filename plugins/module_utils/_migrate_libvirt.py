@@ -341,7 +341,7 @@ class LibvirtDriver(object):
         announcer.start()
         return announcer
 
-    def _arm(self, announcer, wait=10.0):
+    def _arm(self, announcer, wait=5.0):
         """Once the incoming domain has its taps on the destination: pin them (True = done)."""
         try:
             nics = bridge_nics(self.dconn.lookupByName(self.p["domain"]).XMLDesc(0))
@@ -387,16 +387,22 @@ class LibvirtDriver(object):
             except self.lv.libvirtError as exc:
                 outcome["error"] = str(exc)
 
+        def arm():
+            # its own thread: asking the destination for the incoming domain's XML can block
+            # while that daemon is busy with the migration, and the timeout must still abort
+            while thread.is_alive() and not self._arm(announcer):
+                time.sleep(0.01)
+
         thread = threading.Thread(target=work)
         deadline = time.time() + (self.p.get("timeout") or 0)
         thread.start()
+        armer = None if armed else threading.Thread(target=arm)
+        if armer is not None:
+            armer.daemon = True
+            armer.start()
         aborted = False
         while thread.is_alive():
-            thread.join(0.05 if armed else 0.01)
-            if not armed and thread.is_alive():
-                # never wait for the helper past the migration's own timeout (its abort comes first)
-                armed = self._arm(announcer, max(0.2, min(10.0, deadline - time.time()))
-                                  if self.p.get("timeout") else 10.0)
+            thread.join(0.05)
             if not downtime_set and thread.is_alive():
                 downtime_set = self._set_downtime(dom)
             if self.p.get("timeout") and not aborted and time.time() > deadline:
@@ -405,6 +411,8 @@ class LibvirtDriver(object):
                     aborted = True
                 except self.lv.libvirtError:
                     pass
+        if armer is not None:
+            armer.join(15)
         if aborted:
             raise MigrationError("migration timed out after %s s: job aborted (%s)"
                                  % (self.p["timeout"], outcome.get("error", "no error")))
