@@ -67,26 +67,26 @@ def state(host, name=DOMAIN):
     return host.run("virsh domstate %s" % name).stdout.strip()
 
 
-@pytest.fixture
-def domain(hv1, hv2):
-    """The disk-less domain running on hv1 (destroyed on both hosts afterwards)."""
+def _running(hv1, hv2, xml):
+    """Create the disk-less domain from ``xml`` on hv1; destroy it on both hosts afterwards."""
     for host in (hv1, hv2):
         host.run("virsh destroy %s" % DOMAIN)
-    hv1.check_output("virsh create /dev/stdin <<'EOF'\n%s\nEOF" % (XML % (DOMAIN, "")))
+    hv1.check_output("virsh create /dev/stdin <<'EOF'\n%s\nEOF" % (xml % (DOMAIN, "")))
     yield DOMAIN
     for host in (hv1, hv2):
         host.run("virsh destroy %s" % DOMAIN)
+
+
+@pytest.fixture
+def domain(hv1, hv2):
+    """The disk-less domain running on hv1 (destroyed on both hosts afterwards)."""
+    yield from _running(hv1, hv2, XML)
 
 
 @pytest.fixture
 def slow_domain(hv1, hv2):
     """The domain with 2 GiB of (zero) memory, running on hv1: slow to move at 1 MiB/s."""
-    for host in (hv1, hv2):
-        host.run("virsh destroy %s" % DOMAIN)
-    hv1.check_output("virsh create /dev/stdin <<'EOF'\n%s\nEOF" % (XML_SLOW % (DOMAIN, "")))
-    yield DOMAIN
-    for host in (hv1, hv2):
-        host.run("virsh destroy %s" % DOMAIN)
+    yield from _running(hv1, hv2, XML_SLOW)
 
 
 @pytest.fixture
