@@ -118,12 +118,14 @@ def tgt_exports(run, tgtadm, ports):
 
 
 # ---------------------------------------------------------------- vblade
-def parse_vblade_argv(argv):
-    """``dict(shelf, slot, interface, path, readonly)`` of a vblade command line, or None.
-    Options as vblade 25's getopt ``b:dsrm:o:l:`` reads them (grouped, attached or separate)."""
+def vblade_getopt(argv):
+    """``(options, operands)`` of a vblade command line as glibc getopt reads vblade 25's
+    ``b:dsrm:o:l:`` (grouped flags, attached or separate values, options after operands, ``--``
+    ends the options): ``options`` is a list of ``(letter, value or None)``.  None when
+    ``argv`` is not vblade's or an option is unknown or lacks its value."""
     if not argv or os.path.basename(argv[0]) != "vblade":
         return None
-    readonly, operands, args, i = False, [], list(argv[1:]), 0
+    options, operands, args, i = [], [], list(argv[1:]), 0
     while i < len(args):
         arg, i = args[i], i + 1
         if arg == "--":
@@ -133,18 +135,31 @@ def parse_vblade_argv(argv):
             operands.append(arg)
             continue
         for j, c in enumerate(arg[1:], 1):
-            if c == "r":
-                readonly = True
+            if c in "dsr":
+                options.append((c, None))
             elif c in "bmol":
-                if j == len(arg) - 1:
-                    i += 1          # the value is the next argument
+                value = arg[j + 1:]
+                if not value:
+                    if i >= len(args):
+                        return None
+                    value, i = args[i], i + 1
+                options.append((c, value))
                 break
-            elif c not in "ds":
+            else:
                 return None
+    return options, operands
+
+
+def parse_vblade_argv(argv):
+    """``dict(shelf, slot, interface, path, readonly)`` of a vblade command line, or None."""
+    parsed = vblade_getopt(argv)
+    if parsed is None:
+        return None
+    options, operands = parsed
     if len(operands) != 4 or not (operands[0].isdigit() and operands[1].isdigit()):
         return None
     return dict(shelf=int(operands[0]), slot=int(operands[1]), interface=operands[2],
-                path=operands[3], readonly=readonly)
+                path=operands[3], readonly=any(c == "r" for c, _v in options))
 
 
 def vblade_processes(proc="/proc"):

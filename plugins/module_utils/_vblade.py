@@ -24,7 +24,7 @@ import re
 import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils._stores import (
-    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_processes)
+    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_getopt, vblade_processes)
 
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
@@ -77,44 +77,24 @@ def parse_argv(argv):
 
     Options are parsed as glibc getopt does (``b:dsrm:o:l:``): grouped flags, attached or
     separate arguments, options after operands, ``--`` ends the options."""
-    if not argv or os.path.basename(argv[0]) != "vblade":
+    parsed = vblade_getopt(argv)
+    if parsed is None:
         return None
+    options, operands = parsed
     out = {"readonly": False, "direct": False, "sync": False, "allowed_macs": [],
            "bufcnt": None, "offset": None, "length": None}
     names = {"r": "readonly", "d": "direct", "s": "sync"}
-    valued = {"b": "bufcnt", "o": "offset", "l": "length", "m": "allowed_macs"}
-    operands, args, i = [], list(argv[1:]), 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            operands.extend(args[i:])
-            break
-        if not arg.startswith("-") or arg == "-":
-            operands.append(arg)
-            continue
-        j = 1
-        while j < len(arg):
-            c = arg[j]
+    valued = {"b": "bufcnt", "o": "offset", "l": "length"}
+    try:
+        for c, value in options:
             if c in names:
                 out[names[c]] = True
-                j += 1
-            elif c in valued:
-                value = arg[j + 1:]
-                if not value:
-                    if i >= len(args):
-                        return None
-                    value, i = args[i], i + 1
-                try:
-                    if c == "m":
-                        out["allowed_macs"] = sorted(set(normalize_mac(m) for m in value.split(",") if m))
-                    else:
-                        out[valued[c]] = int(value)
-                except ValueError:
-                    return None
-                break
+            elif c == "m":
+                out["allowed_macs"] = sorted(set(normalize_mac(m) for m in value.split(",") if m))
             else:
-                return None
+                out[valued[c]] = int(value)
+    except ValueError:
+        return None
     if len(operands) != 4:
         return None
     try:
