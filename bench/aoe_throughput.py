@@ -6,7 +6,7 @@
 Run as root: ``python -m bench aoe_throughput [--mib 64]``.  For each MTU (1500, 9000)
 it makes two network namespaces (``sbaoe-bt`` target, ``sbaoe-bc`` client) joined by a veth pair,
 starts ``vblade`` on a sparse file in the target namespace, reads the whole file with
-``_aoe.AoEClient`` (one request in flight) in the client namespace, prints a table and writes
+``_protocol.AoEClient`` (one request in flight) in the client namespace, prints a table and writes
 JSON to ``bench/results/aoe_throughput.json``.  Everything it started is stopped by pid.
 """
 
@@ -26,11 +26,11 @@ NS_T, NS_C = "sbaoe-bt", "sbaoe-bc"
 CLIENT = r"""
 import sys, time
 sys.path.insert(0, %(tree)r)
-from ansible_collections.sanboot.lab.plugins.module_utils import _aoe
-with _aoe.AoEClient("sbaoe-bcv", timeout=1.0, retries=3) as c:
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _protocol
+with _protocol.AoEClient("sbaoe-bcv", timeout=1.0, retries=3) as c:
     t = c.discover(42, 0)[0]
     sectors = c.identify(t)["sectors"]
-    step = _aoe.max_sectors(c.mtu, t["sector_count"])
+    step = _protocol.max_sectors(c.mtu, t["sector_count"])
     start = time.monotonic()
     lba = 0
     while lba < sectors:

@@ -38,8 +38,8 @@ import time
 
 from bench._common import RESULTS, ROOT, Run, deb_versions, py_versions
 
-sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
-from _migrate_report import kernel_problems, ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
+sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils", "migrate"))
+from _report import kernel_problems, ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"

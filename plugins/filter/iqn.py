@@ -47,7 +47,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, build_iqn
+from ansible_collections.sanboot.lab.plugins.module_utils.common._iqn import IQNError, build_iqn
 
 
 def iqn(date, reversed_domain, suffix=""):

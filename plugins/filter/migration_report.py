@@ -64,7 +64,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate_report import (
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._report import (
     ReportError, report,
 )
 

@@ -167,10 +167,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
-from ansible_collections.sanboot.lab.plugins.module_utils import _netif
-from ansible_collections.sanboot.lab.plugins.module_utils import _vblade as vb
-from ansible_collections.sanboot.lab.plugins.module_utils import _vblade_supervise as vs
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.common import _netif
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _vblade as vb
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _supervise as vs
 
 
 def _find(exports, desired):

@@ -167,8 +167,8 @@ import hashlib
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _aoe
-from ansible_collections.sanboot.lab.plugins.module_utils._aoe_check import check_probe, pick_target
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _protocol
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe._check import check_probe, pick_target
 
 
 def main():
@@ -194,7 +194,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     try:
-        client = _aoe.AoEClient(p["interface"], timeout=p["timeout"], retries=p["retries"])
+        client = _protocol.AoEClient(p["interface"], timeout=p["timeout"], retries=p["retries"])
     except (OSError, IOError) as exc:
         module.fail_json(msg="cannot open an AoE raw socket on interface %s (needs root and an "
                              "existing interface): %s" % (p["interface"], exc))
@@ -212,7 +212,7 @@ def main():
             ident = client.identify(target)
             result.update(found=True, mac=target["src"], size_bytes=ident["size_bytes"], sectors=ident["sectors"],
                           config=target["config"], firmware=ident["firmware"], model=ident["model"],
-                          serial=ident["serial"], max_sectors=_aoe.max_sectors(client.mtu, target["sector_count"]))
+                          serial=ident["serial"], max_sectors=_protocol.max_sectors(client.mtu, target["sector_count"]))
             for lba, count in ((p["write_lba"], len(data or b"") // 512), (p["read_lba"], p["read_count"])):
                 if lba is not None and lba + count > ident["sectors"]:
                     module.fail_json(msg="sectors %d-%d are past the end of e%d.%d (%d sectors)"
@@ -225,7 +225,7 @@ def main():
                 got = client.read(target, p["read_lba"], p["read_count"])
                 result.update(data_hex=binascii.hexlify(got).decode("ascii"),
                               data_sha256=hashlib.sha256(got).hexdigest())
-    except (_aoe.AoEError, OSError, IOError, ValueError) as exc:
+    except (_protocol.AoEError, OSError, IOError, ValueError) as exc:
         module.fail_json(msg="AoE e%d.%d on %s: %s" % (p["shelf"], p["slot"], p["interface"], exc), **result)
     module.exit_json(**result)
 

@@ -217,10 +217,10 @@ rebuilt:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _initramfs as ir
-from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_cmdline import kernel_cmdline
-from ansible_collections.sanboot.lab.plugins.module_utils._initramfs_render import redact_conf
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.boot import _initramfs as ir
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._cmdline import kernel_cmdline
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._render import redact_conf
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 
 
 def main():

@@ -194,9 +194,9 @@ write_offset:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils._iqn import IQNError, validate as validate_iqn
-from ansible_collections.sanboot.lab.plugins.module_utils._libiscsi import LoginRefused, Prober, check_request
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.common._iqn import IQNError, validate as validate_iqn
+from ansible_collections.sanboot.lab.plugins.module_utils.initiator._libiscsi import LoginRefused, Prober, check_request
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 
 MIB = 1024 * 1024
 

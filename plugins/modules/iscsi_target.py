@@ -355,9 +355,11 @@ rollback_failed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
-from ansible_collections.sanboot.lab.plugins.module_utils._target_spec import SpecError, normalise
-from ansible_collections.sanboot.lab.plugins.module_utils import _tgt, _tgt_run, _ietd
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import SpecError, normalise
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _tgt
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _tgt_run
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _ietd
 
 LUN = dict(lun=dict(type="int", required=True), path=dict(type="path", required=True),
            type=dict(type="str", choices=["fileio", "blockio"], default="fileio"),

@@ -259,10 +259,10 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate import run, validate
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xl import XlDriver
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate_xm import XmDriver
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import run, validate
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._xl import XlDriver
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._xm import XmDriver
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 
 
 def main():
@@ -300,7 +300,7 @@ def main():
         except ImportError:
             module.fail_json(msg=missing_required_lib(
                 "libvirt-python (Debian: python3-libvirt)"))
-        from ansible_collections.sanboot.lab.plugins.module_utils._migrate_libvirt import (
+        from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt import (
             LibvirtDriver,
         )
         impl = LibvirtDriver(runner, module.params, libvirt)

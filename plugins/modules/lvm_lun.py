@@ -121,9 +121,9 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _lvm
-from ansible_collections.sanboot.lab.plugins.module_utils._runner import Runner
-from ansible_collections.sanboot.lab.plugins.module_utils._units import parse_size
+from ansible_collections.sanboot.lab.plugins.module_utils.lvm import _lvm
+from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.common._units import parse_size
 
 
 def read(runner, vg):

@@ -36,7 +36,7 @@ _value:
   type: bool
 """
 
-from ansible_collections.sanboot.lab.plugins.module_utils._iqn import is_valid
+from ansible_collections.sanboot.lab.plugins.module_utils.common._iqn import is_valid
 
 
 def valid_iqn(value):

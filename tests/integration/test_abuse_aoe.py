@@ -18,7 +18,7 @@ import pytest
 
 from _abuse import assert_refused, processes  # noqa: E402  pylint: disable=import-error
 
-from ansible_collections.sanboot.lab.plugins.module_utils._vblade import parse_argv
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe._vblade import parse_argv
 
 pytestmark = pytest.mark.integration
 

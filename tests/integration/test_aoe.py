@@ -294,7 +294,7 @@ def main_pid(ct, unit):
 
 
 def test_systemd_supervisor_in_a_container(container):
-    from ansible_collections.sanboot.lab.plugins.module_utils import _aoe
+    from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _protocol
 
     ct, unit = container, "sanboot-vblade@e41.40.service"
     assert ct.attach("truncate", "-s", "8M", "/srv/e41.40.img").returncode == 0
@@ -303,7 +303,7 @@ def test_systemd_supervisor_in_a_container(container):
     assert first["changed"] and first["supervisor"] == "systemd" and first["pid"] == main_pid(ct, unit)
     assert first["changes"][:2] == ["write /etc/systemd/system/sanboot-vblade@.service", "systemctl daemon-reload"]
     assert ct.attach("systemctl", "is-enabled", unit).stdout.strip() == "enabled"
-    with _aoe.AoEClient("sbaoe-sdh", timeout=0.5, retries=3) as client:
+    with _protocol.AoEClient("sbaoe-sdh", timeout=0.5, retries=3) as client:
         found = client.discover(SHELF, 40)
         assert len(found) == 1 and client.identify(found[0])["size_bytes"] == 8 * 1024 * 1024
 

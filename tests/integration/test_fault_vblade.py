@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """vblade killed with SIGKILL while an initiator writes: aoe_export notices and starts it again.
 
-A veth pair ``sbi-f0`` (vblade) / ``sbi-f1`` (the project's AF_PACKET client, ``_aoe.AoEClient``)
+A veth pair ``sbi-f0`` (vblade) / ``sbi-f1`` (the project's AF_PACKET client, ``_protocol.AoEClient``)
 in the root namespace, created here and deleted at the end.  The export runs under the
 ``process`` supervisor (setsid'd vblade with a pidfile; this host has no systemd as PID 1).
 Sectors are written, the vblade is killed with ``kill -9`` while the writes go on, and the same
@@ -24,7 +24,7 @@ import pytest
 
 from _ansible import run_module  # noqa: E402  pylint: disable=import-error
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _aoe
+from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _protocol
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_killed_vblade_is_noticed_and_restarted_with_acknowledged_writes_intact(
     assert open(pidfile).read().strip() == str(first["pid"])
 
     acked = {}
-    with _aoe.AoEClient(IF_C, timeout=0.3, retries=2) as client:
+    with _protocol.AoEClient(IF_C, timeout=0.3, retries=2) as client:
         deadline = time.monotonic() + 10
         targets = []
         while not targets and time.monotonic() < deadline:
@@ -92,7 +92,7 @@ def test_killed_vblade_is_noticed_and_restarted_with_acknowledged_writes_intact(
             data = os.urandom(1024)
             try:
                 client.write(target, lba, data)
-            except _aoe.AoEError as exc:
+            except _protocol.AoEError as exc:
                 refused = exc
                 break
             acked[lba] = data
@@ -113,7 +113,7 @@ def test_killed_vblade_is_noticed_and_restarted_with_acknowledged_writes_intact(
     assert any(c.startswith("start vblade") for c in second["changes"]), second["changes"]
     assert open(pidfile).read().strip() == str(second["pid"])
 
-    with _aoe.AoEClient(IF_C, timeout=0.5, retries=3) as client:
+    with _protocol.AoEClient(IF_C, timeout=0.5, retries=3) as client:
         target = client.discover(SHELF, SLOT)[0]
         for lba, data in sorted(acked.items()):
             assert client.read(target, lba, 2) == data, "acknowledged sectors %d-%d lost" % (lba, lba + 1)

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from ansible_collections.sanboot.lab.plugins.module_utils._migrate_announce import (
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
     SwitchoverAnnouncer, reannounce,
 )
 

@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.sanboot.lab.plugins.module_utils import _migrate_xm as xm
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate import _xm as xm
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from conftest import ROOT
-from ansible_collections.sanboot.lab.plugins.module_utils._libiscsi import parse_cunit_results, parse_known_failures
+from ansible_collections.sanboot.lab.plugins.module_utils.initiator._libiscsi import parse_cunit_results, parse_known_failures
 
 
 def test_iscsi_test_cu_failures_are_exactly_the_known_ones(client, scenario):

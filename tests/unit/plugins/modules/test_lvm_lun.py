@@ -12,7 +12,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.sanboot.lab.plugins.modules import lvm_lun
-from ansible_collections.sanboot.lab.plugins.module_utils import _stores
+from ansible_collections.sanboot.lab.plugins.module_utils.common import _stores
 
 MiB = 1024 * 1024
 

@@ -1,0 +1,440 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Live migration with libvirt (private), through libvirt-python (Debian: python3-libvirt).
+
+Runs on the source hypervisor (``source_uri`` default ``qemu:///system``) or anywhere that
+can open both URIs.  Facts: the domain XML (memory, ``<os><type arch>``, disks), each host's
+capabilities XML (``host/cpu/arch``, ``host/cpu/vendor``, ``host/uuid``) and
+``getFreeMemory()``.
+
+The move is ``virDomainMigrateToURI3`` with ``VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER``
+(``peer2peer: true``, the default): the source libvirtd opens its own connection to
+``destination_uri`` and drives all five phases itself, so a client that dies or times out
+cannot leave the guest paused half way, and ``abortJob()`` is handled by the daemons.  With
+``peer2peer: false`` the module drives ``virDomainMigrate3`` over its two connections.
+With ``persistent: move`` (default) persistent domains also get ``PERSIST_DEST |
+UNDEFINE_SOURCE`` (one definition, on the host that runs the guest); ``persistent: keep``
+leaves every definition where it is: the guest runs transient on a host without one, and
+joins the inactive definition (same name and UUID) when it comes back.  ``max_downtime_ms`` goes to ``migrateSetMaxDowntime`` (before the
+start; again once the job runs, for older QEMU drivers), ``bandwidth_mbps`` to
+``VIR_MIGRATE_PARAM_BANDWIDTH`` (MiB/s, rounded up), ``tls`` to ``VIR_MIGRATE_TLS``, ``migrate_uri`` (e.g. ``tcp://IP``: the
+address of the destination on the migration network) to ``VIR_MIGRATE_PARAM_URI``.  A
+``timeout`` calls ``abortJob()``; the guest then keeps running on the source.  Statistics come
+from the destination's completed job (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``:
+``time_elapsed``, ``downtime``, ``data_processed``), as ``virsh domjobinfo --completed``.
+``announce: at_switchover`` adds a :class:`SwitchoverAnnouncer` around the move (module
+``_migrate_announce``): libvirt's event loop runs in a thread, the source's lifecycle event
+SUSPENDED/MIGRATED says ``go``; its report is ``stats["announce"]``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+import time
+import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
+
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import (
+    Host, MigrationError, describe_path, normalise_vendor, version_tuple,
+)
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
+    SwitchoverAnnouncer, bridge_nics, reannounce,
+)
+
+_UNITS = {"b": 1, "bytes": 1, "KB": 1000, "k": 1024, "KiB": 1024, "MB": 10 ** 6, "M": 1024 ** 2,
+          "MiB": 1024 ** 2, "GB": 10 ** 9, "G": 1024 ** 3, "GiB": 1024 ** 3}
+
+
+def _memory_bytes(elem):
+    if elem is None or not (elem.text or "").strip():
+        return None
+    return int(elem.text.strip()) * _UNITS.get(elem.get("unit", "KiB"), 1024)
+
+
+def parse_disk(elem):
+    """One ``<disk>`` element -> a disk dict of ``_migrate``."""
+    kind = elem.get("type", "file")
+    source = elem.find("source")
+    target = elem.find("target")
+    device = target.get("dev") if target is not None else None
+    if source is None:
+        return {"kind": "none", "device": device}
+    if kind == "network":
+        name = source.get("name", "")
+        host = source.find("host")
+        out = {"kind": "network", "protocol": source.get("protocol"), "path": name,
+               "portal": host.get("name") if host is not None else None,
+               "port": int(host.get("port", 3260)) if host is not None else None}
+        if out["protocol"] == "iscsi":
+            iqn, _sep, lun = name.rpartition("/")
+            out.update(target=iqn or name, lun=int(lun) if lun.isdigit() else 0)
+    elif kind == "block":
+        out = describe_path(source.get("dev"))
+    elif kind == "volume":
+        out = {"kind": "volume", "protocol": None,
+               "path": "%s/%s" % (source.get("pool"), source.get("volume"))}
+    else:
+        out = {"kind": kind, "protocol": None,
+               "path": source.get("file") or source.get("dir") or source.get("name")}
+    out["device"] = device
+    return out
+
+
+def parse_domain_xml(text):
+    """``{"memory_bytes", "arch", "disks"}`` of a domain XML."""
+    root = ET.fromstring(text)
+    ostype = root.find("os/type")
+    memory = _memory_bytes(root.find("currentMemory"))
+    return {"memory_bytes": memory if memory is not None else _memory_bytes(root.find("memory")),
+            "domain_type": root.get("type"),
+            "arch": ostype.get("arch") if ostype is not None else None,
+            "disks": [parse_disk(d) for d in root.findall("devices/disk")]}
+
+
+def parse_capabilities(text):
+    """``{"arch", "vendor", "uuid"}`` of a host from ``getCapabilities()`` XML."""
+    root = ET.fromstring(text)
+    return {"arch": root.findtext("host/cpu/arch"),
+            "vendor": normalise_vendor(root.findtext("host/cpu/vendor")),
+            "uuid": root.findtext("host/uuid")}
+
+
+def bandwidth_mib(mbps):
+    """Megabits/s (10^6 bit/s) -> libvirt's MiB/s, rounded up, at least 1."""
+    return max(1, -(-int(mbps) * 10 ** 6 // (8 * 1048576)))
+
+
+def job_result(stats):
+    """Our result fields from a libvirt job statistics dict (ms, bytes)."""
+    out = {}
+    if stats.get("time_elapsed") is not None:
+        out["total_time_ms"] = int(stats["time_elapsed"])
+    if stats.get("downtime") is not None:
+        out["downtime_ms"] = int(stats["downtime"])
+    data = stats.get("data_processed")
+    if data is None and stats.get("memory_processed") is not None:
+        data = stats["memory_processed"] + stats.get("disk_processed", 0)
+    if data is not None:
+        out["transferred_bytes"] = int(data)
+    for key in ("setup_time", "downtime_net", "memory_dirty_rate", "memory_iteration"):
+        if stats.get(key) is not None:
+            out[key] = stats[key]
+    return out
+
+
+# qemu.conf defaults (libvirt 9): the ports an incoming migration may listen on
+QEMU_PORT_RANGE = (49152, 49215)
+
+
+def qemu_port_range(conf_text):
+    """``(min, max)`` of ``migration_port_min``/``_max`` in qemu.conf text (defaults if unset)."""
+    found = dict(zip(("migration_port_min", "migration_port_max"), QEMU_PORT_RANGE))
+    for line in (conf_text or "").splitlines():
+        key, sep, value = line.split("#", 1)[0].partition("=")
+        if sep and key.strip() in found and value.strip().isdigit():
+            found[key.strip()] = int(value.strip())
+    return found["migration_port_min"], found["migration_port_max"]
+
+
+def listening_ports(ss_text):
+    """TCP ports in LISTEN state from ``ss -Hltn`` output (local address in column 4)."""
+    ports = set()
+    for line in ss_text.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[3].rpartition(":")[2].isdigit():
+            ports.add(int(words[3].rpartition(":")[2]))
+    return ports
+
+
+def port_problem(listening, port_range, port=None):
+    """Why no incoming migration can listen on the destination (None when one can).
+
+    With an explicit ``port`` (``migrate_uri`` tcp://ADDR:PORT) that port must be free; else
+    at least one port of qemu.conf's ``migration_port_min``..``max`` (libvirt takes the first
+    free one and fails the migration with "Unable to find an unused port" when none is).
+    """
+    if port is not None:
+        if port in listening:
+            return ("migration port %d is already taken by another process on the "
+                    "destination" % port)
+        return None
+    low, high = port_range
+    if all(p in listening for p in range(low, high + 1)):
+        return ("every migration port %d-%d (qemu.conf migration_port_min/max) is already "
+                "taken on the destination" % (low, high))
+    return None
+
+
+def uri_host(uri):
+    """``(transport, user, host)`` of a libvirt URI (host None for a local URI)."""
+    parts = urlsplit(uri)
+    transport = parts.scheme.partition("+")[2] or None
+    return transport, parts.username, parts.hostname
+
+
+def _run_events(libvirt):
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+class LibvirtDriver(object):
+
+    def __init__(self, runner, params, libvirt):
+        self.p, self.runner, self.lv = params, runner, libvirt
+        self.src_uri = params["source_uri"] or "qemu:///system"
+        self.dst_uri = params["destination_uri"] or (
+            "qemu+ssh://root@%s/system" % params["destination"])
+        self.sconn = self.dconn = None
+        if params.get("announce") == "at_switchover":
+            # events need libvirt's event loop, registered before any connection is opened
+            libvirt.virEventRegisterDefaultImpl()
+            loop = threading.Thread(target=_run_events, args=(libvirt,))
+            loop.daemon = True
+            loop.start()
+        # errors reach the module as exceptions; keep libvirt from also printing them
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+    def option_errors(self):
+        errors = []
+        for name in ("source_uri", "destination_uri"):
+            value = self.p.get(name)
+            if value and "://" not in value:
+                errors.append("%s: %r is not a libvirt URI (driver[+transport]://[host]/path)"
+                              % (name, value))
+        if self.p.get("announce") == "at_switchover" and not uri_host(self.dst_uri)[2]:
+            errors.append("announce=at_switchover reaches the destination host over ssh: "
+                          "destination_uri %r names no host" % self.dst_uri)
+        if self.p.get("migrate_uri") and "://" not in self.p["migrate_uri"]:
+            errors.append("migrate_uri: %r is not a URI such as tcp://198.51.100.31"
+                          % self.p["migrate_uri"])
+        return errors
+
+    def _host(self, uri, name):
+        transport, user, host = uri_host(uri)
+        if not host:
+            return Host(self.runner, name)
+        if transport == "ssh":
+            return Host(self.runner, ("%s@%s" % (user, host)) if user else host,
+                        self.p["ssh_command"])
+        return None
+
+    def _open(self, uri, name):
+        try:
+            return self.lv.open(uri), {"name": name, "reachable": True}
+        except self.lv.libvirtError as exc:
+            return None, {"name": name, "reachable": False, "error": "%s: %s" % (uri, exc)}
+
+    def _lookup(self, conn):
+        if conn is None:
+            return None
+        try:
+            dom = conn.lookupByName(self.p["domain"])
+        except self.lv.libvirtError:
+            return None
+        return dom if dom.isActive() else None
+
+    def _facts(self, conn, facts, uri, paths=()):
+        caps = parse_capabilities(conn.getCapabilities())
+        facts.update(arch=caps["arch"], vendor=caps["vendor"], uuid=caps["uuid"],
+                     free_memory_bytes=conn.getFreeMemory(), accepts=None,
+                     hypervisor_version=version_tuple(conn.getVersion()))
+        host = self._host(uri, facts["name"])
+        facts["paths"] = host.paths(paths) if host is not None else None
+        if self.p.get("storage_network"):
+            if host is not None:
+                facts["addresses"] = host.addresses()
+            else:
+                facts["addresses"] = [uri_host(uri)[2]]
+        return facts
+
+    def gather(self):
+        self.sconn, src = self._open(self.src_uri, self.p["source"])
+        guest = {"name": self.p["domain"], "found": False, "disks": []}
+        if self.sconn is not None:
+            dom = self._lookup(self.sconn)
+            if dom is not None:
+                guest.update(parse_domain_xml(dom.XMLDesc(0)), found=True)
+            self._facts(self.sconn, src, self.src_uri)
+        dst_addr = uri_host(self.dst_uri)[2]
+        if dst_addr and uri_host(self.src_uri)[2] is None:
+            if dst_addr in (Host(self.runner, "source").addresses() or []):
+                return guest, src, {"name": self.p["destination"], "reachable": False,
+                                    "is_source": "%s is an address of the source host"
+                                    % dst_addr}
+        self.dconn, dst = self._open(self.dst_uri, self.p["destination"])
+        if self.dconn is None:
+            return guest, src, dst
+        paths = [d["path"] for d in guest["disks"] if d.get("kind") == "block"
+                 and d.get("protocol") == "iscsi"]
+        self._facts(self.dconn, dst, self.dst_uri, paths)
+        if self.p.get("migrate_uri") and self.p.get("storage_network"):
+            dst["addresses"] = (dst.get("addresses") or []) + [
+                urlsplit(self.p["migrate_uri"]).hostname]
+        guest["on_destination"] = self._lookup(self.dconn) is not None
+        dst["accepts"] = True
+        self._port_check(dst)
+        if src.get("uuid") and src.get("uuid") == dst.get("uuid"):
+            dst.update(accepts=False, accept_error=(
+                "it reports the same host UUID %s as the source; libvirt refuses to migrate "
+                "(set host_uuid_source = \"machine-id\" in libvirtd.conf)" % dst["uuid"]))
+        return guest, src, dst
+
+    def _port_check(self, dst):
+        """The destination's migration port (range) must be free; asked over its ssh URI."""
+        if uri_host(self.dst_uri)[0] != "ssh":
+            return
+        host = self._host(self.dst_uri, dst["name"])
+        rc, out, _err = host.run(["ss", "-Hltn"])
+        if rc != 0:
+            return
+        _rc, conf, _err = host.run(["cat", "/etc/libvirt/qemu.conf"])
+        port = urlsplit(self.p["migrate_uri"]).port if self.p.get("migrate_uri") else None
+        problem = port_problem(listening_ports(out), qemu_port_range(conf), port)
+        if problem:
+            dst.update(accepts=False, accept_error=problem)
+
+    def flags(self, dom):
+        lv = self.lv
+        flags = lv.VIR_MIGRATE_LIVE if self.p["live"] else 0
+        if self.p["peer2peer"]:
+            flags |= lv.VIR_MIGRATE_PEER2PEER
+        if self.p.get("tls"):
+            flags |= lv.VIR_MIGRATE_TLS
+        if self.p.get("persistent", "move") == "move" and dom.isPersistent():
+            flags |= lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE
+        return flags
+
+    def params(self):
+        lv, params = self.lv, {}
+        if self.p.get("migrate_uri"):
+            params[lv.VIR_MIGRATE_PARAM_URI] = self.p["migrate_uri"]
+        if self.p.get("bandwidth_mbps"):
+            params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib(self.p["bandwidth_mbps"])
+        return params
+
+    def _set_downtime(self, dom):
+        try:
+            dom.migrateSetMaxDowntime(int(self.p["max_downtime_ms"]), 0)
+            return True
+        except self.lv.libvirtError:
+            return False
+
+    def _announcer(self, dom):
+        """A started SwitchoverAnnouncer watching ``dom`` (announce=at_switchover), else None."""
+        if self.p.get("announce") != "at_switchover":
+            return None
+        lv = self.lv
+        _transport, user, host = uri_host(self.dst_uri)
+        announcer = SwitchoverAnnouncer(shlex.split(self.p["ssh_command"])
+                                        + ["--", "%s@%s" % (user or "root", host)])
+
+        def paused(_conn, _dom, event, detail, _opaque):
+            if event == lv.VIR_DOMAIN_EVENT_SUSPENDED and detail in (
+                    lv.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                    getattr(lv, "VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY", -1)):
+                announcer.go()
+
+        announcer.callback = self.sconn.domainEventRegisterAny(
+            dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, paused, None)
+        announcer.start()
+        return announcer
+
+    def _arm(self, announcer, wait=5.0):
+        """Once the incoming domain has its taps on the destination: pin them (True = done)."""
+        try:
+            nics = bridge_nics(self.dconn.lookupByName(self.p["domain"]).XMLDesc(0))
+        except self.lv.libvirtError:
+            return False
+        if any(tap is None for _mac, tap, _bridge in nics):
+            return False
+        announcer.arm(nics, wait)
+        return True
+
+    def _announce_end(self, announcer, failed):
+        self.sconn.domainEventDeregisterAny(announcer.callback)
+        report = announcer.finish()
+        dom = self._lookup(self.sconn) if failed and announcer.go_at else None
+        if dom is not None:
+            nics = [nic for nic in bridge_nics(dom.XMLDesc(0)) if nic[1]]
+            report["source_reannounced"] = reannounce(self.runner, nics)
+        return report
+
+    def migrate(self):
+        dom = self.sconn.lookupByName(self.p["domain"])
+        announcer, stats = self._announcer(dom), None
+        try:
+            stats = self._migrate(dom, announcer)
+        finally:
+            if announcer is not None:
+                report = self._announce_end(announcer, stats is None)
+        if announcer is not None:
+            stats["announce"] = report
+        return stats
+
+    def _migrate(self, dom, announcer):
+        flags, params, outcome = self.flags(dom), self.params(), {}
+        armed = announcer is None
+        downtime_set = not self.p.get("max_downtime_ms") or self._set_downtime(dom)
+
+        def work():
+            try:
+                if self.p["peer2peer"]:
+                    dom.migrateToURI3(self.dst_uri, params, flags)
+                else:
+                    dom.migrate3(self.dconn, params, flags)
+            except self.lv.libvirtError as exc:
+                outcome["error"] = str(exc)
+
+        def arm():
+            # its own thread: asking the destination for the incoming domain's XML can block
+            # while that daemon is busy with the migration, and the timeout must still abort
+            while thread.is_alive() and not self._arm(announcer):
+                time.sleep(0.01)
+
+        thread = threading.Thread(target=work)
+        deadline = time.time() + (self.p.get("timeout") or 0)
+        thread.start()
+        armer = None if armed else threading.Thread(target=arm)
+        if armer is not None:
+            armer.daemon = True
+            armer.start()
+        aborted = False
+        while thread.is_alive():
+            thread.join(0.05)
+            if not downtime_set and thread.is_alive():
+                downtime_set = self._set_downtime(dom)
+            if self.p.get("timeout") and not aborted and time.time() > deadline:
+                try:
+                    dom.abortJob()
+                    aborted = True
+                except self.lv.libvirtError:
+                    pass
+        if armer is not None:
+            armer.join(15)
+        if aborted:
+            raise MigrationError("migration timed out after %s s: job aborted (%s)"
+                                 % (self.p["timeout"], outcome.get("error", "no error")))
+        if "error" in outcome:
+            raise MigrationError(outcome["error"])
+        try:
+            ddom = self.dconn.lookupByName(self.p["domain"])
+            return job_result(ddom.jobStats(self.lv.VIR_DOMAIN_JOB_STATS_COMPLETED))
+        except self.lv.libvirtError:
+            return {}
+
+    def locate(self):
+        """Where the domain runs. A connection that died during the move (libvirt's keepalive
+        on a busy daemon) is opened again rather than read as "not there"."""
+        out = {}
+        for side, uri, conn in (("source", self.src_uri, self.sconn),
+                                ("destination", self.dst_uri, self.dconn)):
+            try:
+                alive = conn is not None and conn.isAlive()
+            except self.lv.libvirtError:
+                alive = False
+            if not alive:
+                conn = self._open(uri, side)[0]
+            out[side] = self._lookup(conn) is not None
+        return out

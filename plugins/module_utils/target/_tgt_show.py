@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tgt provider of iscsi_target (private): read the state of one tgtd.
+
+Parses ``tgtadm --op show --mode target|account|portal`` as tgt 1.0.85 prints it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+
+from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import Lun
+from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_conf import NO_ADDRESS
+
+
+class TgtTarget(object):
+    """A target as tgtd reports it."""
+
+    def __init__(self, tid, name):
+        self.tid, self.name = tid, name
+        self.luns, self.initiators, self.addresses = [], [], []
+        self.allow_all = False
+        self.incoming, self.outgoing, self.sessions = [], [], []
+
+    def lun(self, number):
+        for lun in self.luns:
+            if lun.lun == number:
+                return lun
+        return None
+
+
+class TgtState(object):
+    """Everything read from one tgtd: targets by name, global accounts, daemon-wide portals."""
+
+    def __init__(self, targets=None, accounts=None, portals=None, running=True):
+        self.targets = dict((t.name, t) for t in (targets or []))
+        self.accounts, self.portals = list(accounts or []), list(portals or [])
+        self.running = running
+
+
+def lun_size(path, fallback):
+    try:
+        st = os.stat(path)
+        if stat.S_ISBLK(st.st_mode):
+            with open(path, "rb") as f:
+                return f.seek(0, 2)
+        return st.st_size
+    except (OSError, IOError):
+        return fallback
+
+
+def parse_targets(text, sizes=True):
+    """Targets from ``tgtadm --op show --mode target`` (LUN 0, the controller, is left out)."""
+    targets, t, section, lun, sess = [], None, None, None, None
+    for raw in text.splitlines():
+        m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
+        if m:
+            t = TgtTarget(int(m.group(1)), m.group(2))
+            targets.append(t)
+            section = lun = sess = None
+            continue
+        line = raw.strip()
+        if t is None or not line:
+            continue
+        if raw.startswith("    ") and not raw.startswith("     ") and line.endswith("information:"):
+            section = line[:-len(" information:")]
+            continue
+        if section == "I_T nexus":
+            if line.startswith("I_T nexus:"):
+                sess = dict(initiator=None, address=None)
+                t.sessions.append(sess)
+            elif line.startswith("Initiator:") and sess is not None:
+                sess["initiator"] = line.split(":", 1)[1].split(" alias:")[0].strip()
+            elif line.startswith("IP Address:") and sess is not None:
+                sess["address"] = line.split(":", 1)[1].strip()
+        elif section == "LUN":
+            key, dummy, val = line.partition(":")
+            val = val.strip()
+            if key == "LUN":
+                lun = Lun(int(val), None)
+                lun.size_bytes = 0
+                if lun.lun != 0:
+                    t.luns.append(lun)
+            elif lun is None:
+                continue
+            elif key == "SCSI SN":
+                lun.serial = val
+            elif key == "Size":
+                lun.size_bytes = int(val.split()[0]) * 1000 * 1000   # decimal MB, rounded
+            elif key == "Readonly":
+                lun.readonly = val == "Yes"
+            elif key == "Backing store path":
+                lun.path = val
+            elif key == "Backing store flags":
+                lun.type = "blockio" if "direct" in val.split() else "fileio"
+        elif section == "Account":
+            if line.endswith(" (outgoing)"):
+                t.outgoing.append(line[:-len(" (outgoing)")])
+            else:
+                t.incoming.append(line)
+        elif section == "ACL":
+            if line == "ALL":
+                t.allow_all = True
+            elif line == NO_ADDRESS:
+                continue
+            elif line.startswith(("iqn.", "eui.", "naa.")):
+                t.initiators.append(line)
+            else:
+                t.addresses.append(line)
+    for t in targets:
+        for lun in t.luns:
+            if sizes:
+                lun.size_bytes = lun_size(lun.path, lun.size_bytes)
+    return targets
+
+
+def parse_accounts(text):
+    """Account names from ``tgtadm --op show --mode account``."""
+    return [line.strip() for line in text.splitlines()[1:] if line.strip()]
+
+
+def parse_portals(text):
+    """``["ADDR:PORT", ...]`` from ``tgtadm --op show --mode portal`` (",TPGT" dropped)."""
+    return [line.split(":", 1)[1].strip().rsplit(",", 1)[0]
+            for line in text.splitlines() if line.startswith("Portal:")]
+
+
+def tgtadm(runner, control_port=0):
+    return [runner.which("tgtadm"), "-C", str(control_port), "--lld", "iscsi"]
+
+
+def read(runner, control_port=0, required=True):
+    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers)."""
+    base = tgtadm(runner, control_port)
+    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False)
+    if rc != 0:
+        if required:
+            runner.fail("control_port: tgtd does not answer on control port %d (is tgtd "
+                        "running? start it before using provider tgt)" % control_port,
+                        base + ["--op", "show", "--mode", "target"], rc, out, err)
+        return TgtState(running=False)
+    targets = parse_targets(out)
+    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"])[1])
+    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"])[1])
+    return TgtState(targets, accounts, portals)
