@@ -11,14 +11,14 @@ next to a short ``test_<module>.py``).  The file holds ``anchors`` (free, for YA
     flags: {check: false, diff: false}
     input: {module arguments}
     setup:                          # the host as the module sees it, all under the case's tmp dir
-      files: {relative path: text | {content, size, mode, symlink, dir}}
+      files: {relative path: text | {content, size, mode, symlink, dir} | null}
       proc: {PID: {cmdline: [argv...], cwd: /, root: /, net: "net:[...]", state: S}}
       interfaces: {eth0: 4163}      # SIOCGIFFLAGS of each existing interface (_netif.flags)
     mocks:
       bin_paths: {tgtadm: null}     # get_bin_path answers (default /usr/sbin/NAME)
       run_command:                  # every call, in order: argv asserted, rc/out/err returned
                                     # (a list in the list is spliced in: YAML anchors of several calls)
-        - command: [argv...]
+        - command: [argv...]        # an element {re: PATTERN} matches by re.fullmatch
           environ: {LC_ALL: C}      # environ_update, else os.environ at call time; null: unset
           data: text sent on stdin (optional)
           rc: 0
@@ -28,7 +28,7 @@ next to a short ``test_<module>.py``).  The file holds ``anchors`` (free, for YA
       NAME: ...                     # a mock of the test file (``Table(..., mocks={NAME: hook})``)
     output: {key: exact value}      # of the exit_json/fail_json result
     output_re: {key: regex}         # re.search in str(value)
-    files: {relative path: null | text | {content, mode}}    # after the run
+    files: {relative path: null | text | {content, mode}}    # after the run (null: no match of the glob)
 
 ``@TMP@`` in any string stands for the case's directory.  The host paths the module_utils keep
 as constants or defaults (``/proc``, ``/var/run/tgtd``, lock and vblade directories, ...) point
@@ -38,6 +38,7 @@ is parsed from stdout), so ``no_log`` masking is tested too: no input value unde
 """
 
 import builtins
+import glob
 import importlib
 import json
 import os
@@ -126,6 +127,8 @@ def rebase_host_paths(monkeypatch, tmp, modules):
 
 
 def _make_file(path, spec):
+    if spec is None:        # null: not there (overrides a file of a merged anchor)
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if not isinstance(spec, dict):
         spec = dict(content=spec)
@@ -214,6 +217,15 @@ def guard_writes(monkeypatch, tmp):
 
 
 # ---------------------------------------------------------------- AnsibleModule seams
+def _argv_matches(argv, table):
+    """``argv`` against the table's command: a ``{re: PATTERN}`` element matches by re.fullmatch
+    (for names the module makes up, such as temporary files)."""
+    if not isinstance(argv, list) or len(argv) != len(table):
+        return argv == table
+    return all(re.fullmatch(want["re"], got) if isinstance(want, dict) else got == want
+               for got, want in zip(argv, table))
+
+
 class Commands(object):
     """run_command and get_bin_path of AnsibleModule, answered from the table."""
 
@@ -227,7 +239,7 @@ class Commands(object):
         if not self.calls:
             raise TableMismatch("unexpected command #%d: %r (the table has no more)" % (len(self.ran), argv))
         call = self.calls.pop(0)
-        if argv != call["command"]:
+        if not _argv_matches(argv, call["command"]):
             raise TableMismatch("command #%d:\n  ran   %r\n  table %r" % (len(self.ran), argv, call["command"]))
         env = dict(os.environ, **(kw.get("environ_update") or {}))
         for key, want in (call.get("environ") or {}).items():
@@ -350,7 +362,7 @@ class Table(object):
         for rel, want in (case.get("files") or {}).items():
             path = os.path.join(tmp, rel)
             if want is None:
-                assert not os.path.lexists(path), "%s should not exist" % rel
+                assert not glob.glob(path) and not os.path.lexists(path), "%s should not exist" % rel
                 continue
             want = want if isinstance(want, dict) else dict(content=want)
             assert os.path.exists(path), "%s was not written" % rel
