@@ -8,6 +8,7 @@ import json
 import pytest
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
+from _helper import Table  # pylint: disable=wrong-import-order
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
@@ -95,3 +96,12 @@ def test_errors(monkeypatch):
     assert not any(c[0] == "lvremove" for c in calls)
     r, calls = run(monkeypatch, dict(vg="san", name="guest1-root", state="absent", force=True))
     assert r["changed"] and ["lvremove", "-y", "san/guest1-root"] in calls
+
+
+# ---------------------------------------------------------------- the table (test_lvm_lun.yaml)
+TABLE = Table(lvm_lun, __file__)
+
+
+@pytest.mark.parametrize("case", TABLE.cases)
+def test_main(case, tmp_path, monkeypatch, capsys):
+    TABLE.run(case, tmp_path, monkeypatch, capsys)
