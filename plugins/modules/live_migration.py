@@ -23,14 +23,15 @@ description:
     relocation port and no other process holding it), the same CPU architecture and vendor
     (a running guest cannot move between Intel and AMD CPUs), enough free memory on the
     destination, every guest disk is shared storage the destination can reach (a network disk
-    such as iSCSI, or an iSCSI LUN under C(/dev/disk/by-path) that the destination has too;
-    a local file or block device is refused), no domain of that name already runs on the
-    destination, and, with O(storage_network), both hosts have an address in it.
+    such as iSCSI, or an iSCSI LUN under C(/dev/disk/by-path) that the destination has too; a local
+    file or block device is refused), no domain of that name already runs on the destination, and,
+    with O(storage_network), both hosts have an address in it.
   - Then it migrates, verifies that the domain runs on the destination and no longer on the
     source, and returns the times and the amount of data from the hypervisor's own job
     statistics where it keeps them (libvirt).
-  - An option the chosen driver cannot honour (for example O(tls) or O(max_downtime_ms) with xl
-    or xm) is refused before anything runs, never ignored.
+  - An option whose description starts with driver names (C(libvirt, xm -)) is honoured by those
+    drivers only. With another driver any value but its default is refused before anything
+    runs, never ignored (O(tls=true) with xm, whose xend relocation is plaintext, for example).
   - A failed, refused or timed-out migration leaves the guest running on the source; the
     module then fails with RV(location=source) after checking where the guest runs.
   - Idempotent - when the domain already runs on the destination and not on the source,
@@ -80,30 +81,24 @@ options:
   allow_unsafe_tcg:
     description:
       - libvirt - live-migrate a guest that runs under TCG (domain type C(qemu), no hardware
-        virtualisation) although the source's QEMU is older than 10.0.
-      - QEMU 7.2 (Debian 12) loses guest writes during a live migration under TCG - the pages
-        the vCPU keeps writing (timer queues, virtio rings) arrive stale and the guest oopses,
-        panics or hangs seconds after the move (measured - 11 moves of 11 with a busy guest).
-        Without this option such a move is refused before the guest is touched; QEMU 10.0.2
-        (Debian bookworm-backports) moved 100 of 100 correctly. O(live=false) is safe on any
-        version (the guest pauses for the whole copy). KVM guests are not concerned.
+        virtualisation) although the source's QEMU is older than 10.0, which is otherwise refused.
+      - QEMU 7.2 (Debian 12) loses guest writes during a live migration under TCG - pages the
+        vCPU keeps writing arrive stale and the guest oopses, panics or hangs after the move
+        (11 moves of 11 with a busy guest); QEMU 10.0.2 (bookworm-backports) moved 100 of 100
+        correctly. O(live=false) is safe on any version. KVM guests are not concerned.
     type: bool
     default: false
   live:
-    description:
-      - Keep the guest running while its memory is copied (pre-copy live migration).
-      - V(false) pauses it for the whole transfer (libvirt and xm only; xl migrate is always live).
+    description: libvirt, xm - keep the guest running while its memory is copied; V(false) pauses it for the whole copy.
     type: bool
     default: true
   max_downtime_ms:
-    description:
-      - Longest pause (milliseconds) the hypervisor may take for the final copy
-        (libvirt C(migrateSetMaxDowntime)). libvirt only.
+    description: libvirt - longest pause (milliseconds) the hypervisor may take for the final copy (C(migrateSetMaxDowntime)).
     type: int
   bandwidth_mbps:
     description:
-      - Bandwidth limit of the transfer in megabits per second (10^6 bit/s). libvirt rounds
-        it up to whole MiB/s; xm passes it as C(--resource). Not for xl.
+      - libvirt, xm - bandwidth limit of the transfer in megabits per second (10^6 bit/s).
+        libvirt rounds it up to whole MiB/s; xm passes it as C(--resource).
     type: int
   timeout:
     description:
@@ -119,24 +114,23 @@ options:
         one; for a libvirt URI without ssh, the URI's host and O(migrate_uri)'s host).
     type: str
   source_uri:
-    description: libvirt URI of the source. Default V(qemu:///system) (the module runs on it).
+    description: libvirt - URI of the source. Default V(qemu:///system) (the module runs on it).
     type: str
   destination_uri:
     description:
-      - libvirt URI of the destination, opened by the module and, with O(peer2peer), by the
+      - libvirt - URI of the destination, opened by the module and, with O(peer2peer), by the
         source libvirtd. Default C(qemu+ssh://root@DESTINATION/system).
     type: str
   migrate_uri:
     description:
-      - libvirt migration data URI, for example V(tcp://198.51.100.31) - the destination's
-        address on the network the memory should travel (libvirt otherwise uses the
-        destination's host name).
+      - libvirt - migration data URI, for example V(tcp://198.51.100.31) - the destination's address on
+        the network the memory should travel (libvirt otherwise uses the destination's host name).
     type: str
   peer2peer:
     description:
-      - libvirt - V(true) lets the source libvirtd drive the migration over its own connection
-        to O(destination_uri) (C(VIR_MIGRATE_PEER2PEER)); the module's connection can fail
-        without stranding a paused guest. V(false) drives it from the module.
+      - libvirt - V(true) lets the source libvirtd drive the migration over its own connection to
+        O(destination_uri) (C(VIR_MIGRATE_PEER2PEER)); the module's connection can fail without
+        stranding a paused guest. V(false) drives it from the module.
     type: bool
     default: true
   persistent:
@@ -144,11 +138,10 @@ options:
       - libvirt - what happens to the definition of a persistent domain.
       - V(move) defines it on the destination and undefines it on the source
         (C(VIR_MIGRATE_PERSIST_DEST|VIR_MIGRATE_UNDEFINE_SOURCE)).
-      - V(keep) leaves the definitions where they are - the guest runs as a transient domain on
-        a destination that has none, and moving it back to its home host joins the inactive
-        definition there (same name and UUID). Use it when a role (re)defines the guest on its
-        home hypervisor, such as C(sanboot.lab.libvirt_guest), so that a definition with a new
-        UUID never blocks the way back.
+      - V(keep) leaves the definitions where they are - the guest runs as a transient domain on a
+        destination that has none, and moving it back to its home host joins the inactive definition
+        there (same name and UUID). Use it when a role (re)defines the guest on its home hypervisor,
+        such as C(sanboot.lab.libvirt_guest), so that a definition with a new UUID never blocks the way back.
     type: str
     choices: [move, keep]
     default: move
@@ -166,18 +159,17 @@ options:
     description:
       - libvirt - when the network learns the guest's new place (RARP frames from each of its
         MAC addresses, which switches and bridges learn from).
-      - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo
-        request that reaches the source between its pause and that moment dies with the
-        source's tap (at 100 ms pings, about two moves in five lost one here).
+      - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo request
+        that reaches the source between its pause and that moment dies with the source's tap
+        (at 100 ms pings, about two moves in five lost one here).
       - V(at_switchover) - the destination host announces the guest as soon as libvirt reports
-        the source paused for the switchover. A helper started on the destination over
-        O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and
-        iproute2 C(bridge) there) pins each guest MAC to its new tap in its bridge
-        (C(bridge fdb replace ... static sticky)) while the incoming domain waits, then sends
-        the RARP frames through that bridge. Frames for the guest then wait in the
-        destination's tap and reach it when it resumes - late, not lost. The pinned entries
-        are removed at the end; a migration that fails after the announcement is announced
-        again from the source. For guests with bridged NICs (C(<interface type='bridge'>)).
+        the source paused for the switchover. A helper started there over O(ssh_command) (as the
+        user of O(destination_uri), else root; needs C(python3) and iproute2 C(bridge)) pins each
+        guest MAC to its new tap in its bridge (C(bridge fdb replace ... static sticky)) while
+        the incoming domain waits, then sends the RARP frames through that bridge. Frames for
+        the guest wait in the destination's tap and reach it when it resumes - late, not lost.
+        The pinned entries are removed at the end; a migration that fails after the announcement
+        is announced again from the source. For guests with bridged NICs.
       - C(announce) in RV(stats) reports when the frames went out.
     type: str
     choices: [on_resume, at_switchover]
@@ -190,8 +182,8 @@ options:
     type: str
     default: ssh -o BatchMode=yes
 notes:
-  - downtime_ms and transferred_bytes are None with xl and xm, which keep no job statistics;
-    total_time_ms is then the wall clock of the migration command.
+  - RV(downtime_ms) and RV(transferred_bytes) are None with xl and xm, which keep no job statistics;
+    RV(total_time_ms) is then the wall clock of the migration command.
 """
 
 EXAMPLES = r"""
@@ -257,59 +249,49 @@ errors:
   elements: str
 """
 
+import traceback
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import run, validate
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._xl import XlDriver
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._xm import XmDriver
 from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._flow import run
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt import LibvirtDriver
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS, validate
+
+try:
+    import libvirt
+except ImportError:
+    libvirt, LIBVIRT_IMPORT_ERROR = None, traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            domain=dict(type="str", required=True),
-            source=dict(type="str", required=True),
+            domain=dict(type="str", required=True), source=dict(type="str", required=True),
             destination=dict(type="str", required=True),
             driver=dict(type="str", choices=["libvirt", "xl", "xm"], default="libvirt"),
-            live=dict(type="bool", default=True),
-            max_downtime_ms=dict(type="int"),
-            bandwidth_mbps=dict(type="int"),
-            timeout=dict(type="int", default=300),
-            storage_network=dict(type="str"),
-            source_uri=dict(type="str"),
-            destination_uri=dict(type="str"),
-            migrate_uri=dict(type="str"),
-            peer2peer=dict(type="bool", default=True),
+            live=dict(type="bool", default=True), peer2peer=dict(type="bool", default=True),
+            tls=dict(type="bool", default=False), allow_unsafe_tcg=dict(type="bool", default=False),
+            max_downtime_ms=dict(type="int"), bandwidth_mbps=dict(type="int"),
+            timeout=dict(type="int", default=300), storage_network=dict(type="str"),
+            source_uri=dict(type="str"), destination_uri=dict(type="str"), migrate_uri=dict(type="str"),
             persistent=dict(type="str", choices=["move", "keep"], default="move"),
-            tls=dict(type="bool", default=False),
-            announce=dict(type="str", choices=["on_resume", "at_switchover"],
-                          default="on_resume"),
+            announce=dict(type="str", choices=["on_resume", "at_switchover"], default="on_resume"),
             ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),
-            allow_unsafe_tcg=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    errors = validate(module.params)  # before libvirt is loaded
+    errors = validate(module.params)  # every option the driver cannot honour, before libvirt
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, changed=False)
-    runner, driver = Runner(module), module.params["driver"]
-    if driver == "libvirt":
-        try:
-            import libvirt
-        except ImportError:
-            module.fail_json(msg=missing_required_lib(
-                "libvirt-python (Debian: python3-libvirt)"))
-        from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt import (
-            LibvirtDriver,
-        )
-        impl = LibvirtDriver(runner, module.params, libvirt)
-    elif driver == "xl":
-        impl = XlDriver(runner, module.params)
-    else:
-        impl = XmDriver(runner, module.params)
-    run(module, impl)
-
+    driver, runner = module.params["driver"], Runner(module)
+    if driver == "libvirt" and libvirt is None:
+        module.fail_json(msg=missing_required_lib("libvirt-python (Debian: python3-libvirt)"),
+                         exception=LIBVIRT_IMPORT_ERROR)
+    run(module, LibvirtDriver(runner, module.params, libvirt) if driver == "libvirt"
+        else DRIVERS[driver](runner, module.params))
 
 if __name__ == "__main__":
     main()

@@ -4,9 +4,8 @@
 """Live migration with libvirt (private), through libvirt-python (Debian: python3-libvirt).
 
 Runs on the source hypervisor (``source_uri`` default ``qemu:///system``) or anywhere that
-can open both URIs.  Facts: the domain XML (memory, ``<os><type arch>``, disks), each host's
-capabilities XML (``host/cpu/arch``, ``host/cpu/vendor``, ``host/uuid``) and
-``getFreeMemory()``.
+can open both URIs.  Facts: the domain XML, each host's capabilities XML and
+``getFreeMemory()`` (parsed in ``_libvirt_facts``).
 
 The move is ``virDomainMigrateToURI3`` with ``VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER``
 (``peer2peer: true``, the default): the source libvirtd opens its own connection to
@@ -16,15 +15,14 @@ cannot leave the guest paused half way, and ``abortJob()`` is handled by the dae
 With ``persistent: move`` (default) persistent domains also get ``PERSIST_DEST |
 UNDEFINE_SOURCE`` (one definition, on the host that runs the guest); ``persistent: keep``
 leaves every definition where it is: the guest runs transient on a host without one, and
-joins the inactive definition (same name and UUID) when it comes back.  ``max_downtime_ms`` goes to ``migrateSetMaxDowntime`` (before the
-start; again once the job runs, for older QEMU drivers), ``bandwidth_mbps`` to
-``VIR_MIGRATE_PARAM_BANDWIDTH`` (MiB/s, rounded up), ``tls`` to ``VIR_MIGRATE_TLS``, ``migrate_uri`` (e.g. ``tcp://IP``: the
-address of the destination on the migration network) to ``VIR_MIGRATE_PARAM_URI``.  A
-``timeout`` calls ``abortJob()``; the guest then keeps running on the source.  Statistics come
-from the destination's completed job (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``:
-``time_elapsed``, ``downtime``, ``data_processed``), as ``virsh domjobinfo --completed``.
+joins the inactive definition (same name and UUID) when it comes back.  How each other
+option is honoured is :attr:`LibvirtDriver.OPTIONS`; ``max_downtime_ms`` is set before the
+start and again once the job runs (older QEMU drivers).  A ``timeout`` calls ``abortJob()``;
+the guest then keeps running on the source.  Statistics come from the destination's
+completed job (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``: ``time_elapsed``,
+``downtime``, ``data_processed``), as ``virsh domjobinfo --completed``.
 ``announce: at_switchover`` adds a :class:`SwitchoverAnnouncer` around the move (module
-``_migrate_announce``): libvirt's event loop runs in a thread, the source's lifecycle event
+``_announce``): libvirt's event loop runs in a thread, the source's lifecycle event
 SUSPENDED/MIGRATED says ``go``; its report is ``stats["announce"]``.
 """
 
@@ -33,145 +31,18 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import (
-    Host, MigrationError, describe_path, normalise_vendor, version_tuple,
+    Host, MigrationDriver, MigrationError, version_tuple,
 )
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
     SwitchoverAnnouncer, bridge_nics, reannounce,
 )
-
-_UNITS = {"b": 1, "bytes": 1, "KB": 1000, "k": 1024, "KiB": 1024, "MB": 10 ** 6, "M": 1024 ** 2,
-          "MiB": 1024 ** 2, "GB": 10 ** 9, "G": 1024 ** 3, "GiB": 1024 ** 3}
-
-
-def _memory_bytes(elem):
-    if elem is None or not (elem.text or "").strip():
-        return None
-    return int(elem.text.strip()) * _UNITS.get(elem.get("unit", "KiB"), 1024)
-
-
-def parse_disk(elem):
-    """One ``<disk>`` element -> a disk dict of ``_migrate``."""
-    kind = elem.get("type", "file")
-    source = elem.find("source")
-    target = elem.find("target")
-    device = target.get("dev") if target is not None else None
-    if source is None:
-        return {"kind": "none", "device": device}
-    if kind == "network":
-        name = source.get("name", "")
-        host = source.find("host")
-        out = {"kind": "network", "protocol": source.get("protocol"), "path": name,
-               "portal": host.get("name") if host is not None else None,
-               "port": int(host.get("port", 3260)) if host is not None else None}
-        if out["protocol"] == "iscsi":
-            iqn, _sep, lun = name.rpartition("/")
-            out.update(target=iqn or name, lun=int(lun) if lun.isdigit() else 0)
-    elif kind == "block":
-        out = describe_path(source.get("dev"))
-    elif kind == "volume":
-        out = {"kind": "volume", "protocol": None,
-               "path": "%s/%s" % (source.get("pool"), source.get("volume"))}
-    else:
-        out = {"kind": kind, "protocol": None,
-               "path": source.get("file") or source.get("dir") or source.get("name")}
-    out["device"] = device
-    return out
-
-
-def parse_domain_xml(text):
-    """``{"memory_bytes", "arch", "disks"}`` of a domain XML."""
-    root = ET.fromstring(text)
-    ostype = root.find("os/type")
-    memory = _memory_bytes(root.find("currentMemory"))
-    return {"memory_bytes": memory if memory is not None else _memory_bytes(root.find("memory")),
-            "domain_type": root.get("type"),
-            "arch": ostype.get("arch") if ostype is not None else None,
-            "disks": [parse_disk(d) for d in root.findall("devices/disk")]}
-
-
-def parse_capabilities(text):
-    """``{"arch", "vendor", "uuid"}`` of a host from ``getCapabilities()`` XML."""
-    root = ET.fromstring(text)
-    return {"arch": root.findtext("host/cpu/arch"),
-            "vendor": normalise_vendor(root.findtext("host/cpu/vendor")),
-            "uuid": root.findtext("host/uuid")}
-
-
-def bandwidth_mib(mbps):
-    """Megabits/s (10^6 bit/s) -> libvirt's MiB/s, rounded up, at least 1."""
-    return max(1, -(-int(mbps) * 10 ** 6 // (8 * 1048576)))
-
-
-def job_result(stats):
-    """Our result fields from a libvirt job statistics dict (ms, bytes)."""
-    out = {}
-    if stats.get("time_elapsed") is not None:
-        out["total_time_ms"] = int(stats["time_elapsed"])
-    if stats.get("downtime") is not None:
-        out["downtime_ms"] = int(stats["downtime"])
-    data = stats.get("data_processed")
-    if data is None and stats.get("memory_processed") is not None:
-        data = stats["memory_processed"] + stats.get("disk_processed", 0)
-    if data is not None:
-        out["transferred_bytes"] = int(data)
-    for key in ("setup_time", "downtime_net", "memory_dirty_rate", "memory_iteration"):
-        if stats.get(key) is not None:
-            out[key] = stats[key]
-    return out
-
-
-# qemu.conf defaults (libvirt 9): the ports an incoming migration may listen on
-QEMU_PORT_RANGE = (49152, 49215)
-
-
-def qemu_port_range(conf_text):
-    """``(min, max)`` of ``migration_port_min``/``_max`` in qemu.conf text (defaults if unset)."""
-    found = dict(zip(("migration_port_min", "migration_port_max"), QEMU_PORT_RANGE))
-    for line in (conf_text or "").splitlines():
-        key, sep, value = line.split("#", 1)[0].partition("=")
-        if sep and key.strip() in found and value.strip().isdigit():
-            found[key.strip()] = int(value.strip())
-    return found["migration_port_min"], found["migration_port_max"]
-
-
-def listening_ports(ss_text):
-    """TCP ports in LISTEN state from ``ss -Hltn`` output (local address in column 4)."""
-    ports = set()
-    for line in ss_text.splitlines():
-        words = line.split()
-        if len(words) >= 4 and words[3].rpartition(":")[2].isdigit():
-            ports.add(int(words[3].rpartition(":")[2]))
-    return ports
-
-
-def port_problem(listening, port_range, port=None):
-    """Why no incoming migration can listen on the destination (None when one can).
-
-    With an explicit ``port`` (``migrate_uri`` tcp://ADDR:PORT) that port must be free; else
-    at least one port of qemu.conf's ``migration_port_min``..``max`` (libvirt takes the first
-    free one and fails the migration with "Unable to find an unused port" when none is).
-    """
-    if port is not None:
-        if port in listening:
-            return ("migration port %d is already taken by another process on the "
-                    "destination" % port)
-        return None
-    low, high = port_range
-    if all(p in listening for p in range(low, high + 1)):
-        return ("every migration port %d-%d (qemu.conf migration_port_min/max) is already "
-                "taken on the destination" % (low, high))
-    return None
-
-
-def uri_host(uri):
-    """``(transport, user, host)`` of a libvirt URI (host None for a local URI)."""
-    parts = urlsplit(uri)
-    transport = parts.scheme.partition("+")[2] or None
-    return transport, parts.username, parts.hostname
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt_facts import (
+    bandwidth_mib, job_result, listening_ports, parse_capabilities, parse_domain_xml,
+    port_problem, qemu_port_range, uri_host,
+)
 
 
 def _run_events(libvirt):
@@ -179,7 +50,21 @@ def _run_events(libvirt):
         libvirt.virEventRunDefaultImpl()
 
 
-class LibvirtDriver(object):
+class LibvirtDriver(MigrationDriver):
+    name = "libvirt"
+    OPTIONS = {
+        "allow_unsafe_tcg": "lifts the refusal of a live TCG migration on QEMU < 10.0",
+        "announce": "at_switchover: SwitchoverAnnouncer on the destination host (_announce)",
+        "bandwidth_mbps": "VIR_MIGRATE_PARAM_BANDWIDTH, in MiB/s rounded up",
+        "destination_uri": "the destination connection (and the peer-to-peer one)",
+        "live": "VIR_MIGRATE_LIVE",
+        "max_downtime_ms": "migrateSetMaxDowntime",
+        "migrate_uri": "VIR_MIGRATE_PARAM_URI",
+        "peer2peer": "VIR_MIGRATE_PEER2PEER: migrateToURI3, else migrate3",
+        "persistent": "move: VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE",
+        "source_uri": "the source connection",
+        "tls": "VIR_MIGRATE_TLS",
+    }
 
     def __init__(self, runner, params, libvirt):
         self.p, self.runner, self.lv = params, runner, libvirt

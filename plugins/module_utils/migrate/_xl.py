@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import (
-    Host, MigrationError, command_failure, describe_path, with_timeout,
+    Host, MigrationDriver, MigrationError, command_failure, describe_path, with_timeout,
 )
 
 
@@ -51,7 +51,7 @@ def parse_block_iscsi(target):
 
 
 def xl_disk(disk):
-    """One libxl disk (JSON) -> a disk dict of ``_migrate``."""
+    """One libxl disk (JSON) -> a disk dict of ``_driver``."""
     path = disk.get("pdev_path") or disk.get("target") or ""
     device = disk.get("vdev")
     if disk.get("is_cdrom") and not path:
@@ -82,23 +82,17 @@ def guest_facts(name, doms):
     return {"name": name, "found": False, "disks": []}
 
 
-class XlDriver(object):
-    tool = "xl"
+class XlDriver(MigrationDriver):
+    name = tool = "xl"
+    # xl migrate is always live and has no downtime, bandwidth or TLS setting (its stream
+    # goes through ssh_command): every option of MigrationDriver.NEUTRAL at its neutral value
+    OPTIONS = {}
 
     def __init__(self, runner, params):
         self.p = params
         self.runner = runner
         self.src = Host(runner, params["source"])
         self.dst = Host(runner, params["destination"], params["ssh_command"])
-
-    def option_errors(self):
-        errors = []
-        if not self.p["live"]:
-            errors.append("live: xl migrate is always live; live=false is for driver xm/libvirt")
-        for name in ("max_downtime_ms", "bandwidth_mbps"):
-            if self.p.get(name) is not None:
-                errors.append("%s: xl migrate has no such setting (libvirt only)" % name)
-        return errors
 
     def host_facts(self, host, paths=()):
         rc, out, err = host.run([self.tool, "info"])

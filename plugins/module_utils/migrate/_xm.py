@@ -188,16 +188,16 @@ def relocation_port(settings):
 
 
 class XmDriver(XlDriver):
-    tool = "xm"
+    name = tool = "xm"
+    # xend relocation is plaintext TCP here (no --ssl): tls and the others stay neutral
+    OPTIONS = {
+        "bandwidth_mbps": "xm migrate --resource=Mb/s",
+        "live": "xm migrate --live (without it: the guest pauses for the copy)",
+    }
 
     def __init__(self, runner, params):
         XlDriver.__init__(self, runner, params)
         self.port = None
-
-    def option_errors(self):
-        if self.p.get("max_downtime_ms") is not None:
-            return ["max_downtime_ms: xm migrate has no such setting (libvirt only)"]
-        return []
 
     def list_guest(self, host):
         rc, out, _err = host.run([self.tool, "list", "--long", self.p["domain"]])

@@ -127,6 +127,9 @@ class Libvirt(types.ModuleType):
 def libvirt(spec, ctx):
     fake = Libvirt(spec, ctx) if spec is not None else None
     ctx.monkeypatch.setitem(sys.modules, "libvirt", fake)
+    # the module imports libvirt-python once, at import time (HAS_LIB pattern)
+    ctx.monkeypatch.setattr(live_migration, "libvirt", fake)
+    ctx.monkeypatch.setattr(live_migration, "LIBVIRT_IMPORT_ERROR", None if fake else "ImportError: No module named 'libvirt'")
     return fake
 
 

@@ -9,7 +9,7 @@ import json
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate import _xl as xl
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import prechecks
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS, prechecks
 
 
 fixture = fixture_reader("migrate")
@@ -50,7 +50,8 @@ def test_driver_option_errors_and_argv():
     params = dict(domain="guest1", source="dom1", destination="dom2", live=False,
                   max_downtime_ms=50, bandwidth_mbps=None, ssh_command="ssh -o BatchMode=yes")
     drv = xl.XlDriver(None, params)
-    assert drv.option_errors() == [
-        "live: xl migrate is always live; live=false is for driver xm/libvirt",
-        "max_downtime_ms: xl migrate has no such setting (libvirt only)"]
+    assert drv.option_errors() == []   # which options xl honours: the table (XlDriver.OPTIONS)
+    assert xl.XlDriver.refusals(params, DRIVERS.values()) == [
+        "live: the xl driver cannot honour live=False (only libvirt, xm)",
+        "max_downtime_ms: the xl driver cannot honour max_downtime_ms=50 (only libvirt)"]
     assert drv.migrate_argv() == ["xl", "migrate", "-s", "ssh -o BatchMode=yes --", "guest1", "dom2"]

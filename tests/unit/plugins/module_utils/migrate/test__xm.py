@@ -12,6 +12,7 @@ import pytest
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate import _xm as xm
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS
 
 STOCK = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "integration", "fixtures",
                      "xen", "xend-config.sxp-xen-4.2.2")
@@ -90,4 +91,6 @@ def test_migrate_argv():
     drv.port, params["live"], params["bandwidth_mbps"] = 8002, False, None
     assert drv.migrate_argv() == ["xm", "migrate", "web1", "dom2"]
     params["max_downtime_ms"] = 30
-    assert drv.option_errors() == ["max_downtime_ms: xm migrate has no such setting (libvirt only)"]
+    assert drv.option_errors() == []
+    assert xm.XmDriver.refusals(params, DRIVERS.values()) == [
+        "max_downtime_ms: the xm driver cannot honour max_downtime_ms=30 (only libvirt)"]
