@@ -139,7 +139,7 @@ def tgt_exports(run, tgtadm, ports):
             raise StoreError("cannot read the backing stores of the tgtd on control port %d "
                              "(%s: rc %s, %s)" % (port, " ".join(argv), rc, (err or text).strip()))
         for lun in parse_tgt_luns(text):
-            lun.update(kind="tgt", control_port=port, id=store_id(lun["path"]))
+            lun.update(kind="tgt", control_port=port, id=store_id(lun["path"], strict=True))
             out.append(lun)
     return out
 
@@ -203,8 +203,10 @@ def vblade_processes(proc="/proc"):
         try:
             with open(os.path.join(base, "cmdline"), "rb") as f:
                 raw = f.read()
-        except (IOError, OSError):
-            continue            # the process ended meanwhile
+        except (IOError, OSError) as e:
+            if e.errno in _ABSENT:
+                continue        # the process ended meanwhile
+            raise StoreError("cannot read the command line of process %s: %s" % (entry, e.strerror))
         argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
         parsed = parse_vblade_argv(argv)
         if parsed is not None:

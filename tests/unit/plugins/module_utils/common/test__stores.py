@@ -165,3 +165,10 @@ def test_vblade_whose_cwd_cannot_be_read_fails_loudly(tmp_path):
         _stores.vblade_exports(proc)
     os.rmdir(os.path.join(proc, "101", "cwd"))               # the process ended meanwhile
     assert _stores.vblade_exports(proc) == []
+
+
+def test_unreadable_command_line_fails_loudly(tmp_path):
+    proc = make_proc(tmp_path, {})
+    os.makedirs(os.path.join(proc, "200", "cmdline"))      # EISDIR: neither readable nor "gone"
+    with pytest.raises(StoreError, match="command line of process 200"):
+        _stores.vblade_exports(proc)
