@@ -169,6 +169,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 from ansible_collections.sanboot.lab.plugins.module_utils.common import _netif
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError, fail
 from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _vblade as vb
 from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _supervise as vs
 
@@ -205,11 +206,13 @@ def main():
         desired = vb.validate(params)
         if present and not os.path.exists(desired["path"]):
             raise vb.PlanError("path=%s does not exist (create the backing file or block device first)"
-                               % desired["path"])
+                               % desired["path"], option="path")
         if present and vb.backing_problem(desired["path"]):
-            raise vb.PlanError("path=%s %s" % (desired["path"], vb.backing_problem(desired["path"])))
+            raise vb.PlanError("path=%s %s" % (desired["path"], vb.backing_problem(desired["path"])),
+                               option="path")
         if _netif.problem(desired["interface"], must_exist=present):
-            raise vb.PlanError(_netif.problem(desired["interface"], must_exist=present))
+            raise vb.PlanError(_netif.problem(desired["interface"], must_exist=present),
+                               option="interface")
         desired["file_id"] = vb.file_id(desired["path"]) if present else None
         vblade = runner.which("vblade", required=present) or "vblade"
         exports = vb.running_exports(all_netns=True)
@@ -224,8 +227,8 @@ def main():
             actions = vs.plan_systemd(desired, params["state"], mine, unit, params["force"], vblade)
         else:
             actions = vs.plan_process_pidfile(desired, params["state"], mine, params["force"])
-    except vb.PlanError as exc:
-        module.fail_json(msg=str(exc))
+    except SanbootError as exc:     # a refusal, or the exporters could not be asked (StoreError)
+        fail(module, exc)
 
     before = vb.state_dict(mine[0] if mine else None, supervisor)
     after = vb.state_dict(desired if present else None, supervisor)

@@ -169,6 +169,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils.aoe import _protocol
 from ansible_collections.sanboot.lab.plugins.module_utils.aoe._check import check_probe, pick_target
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError, fail
 
 
 def main():
@@ -191,8 +192,8 @@ def main():
     p = module.params
     try:
         data, mac = check_probe(p)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    except RequestError as exc:
+        fail(module, exc)
     try:
         client = _protocol.AoEClient(p["interface"], timeout=p["timeout"], retries=p["retries"])
     except (OSError, IOError) as exc:

@@ -254,11 +254,11 @@ def main():
         req, warnings = ir.normalise(module.params)
         errors = ir.check_root(root)
         if errors:
-            module.fail_json(msg="; ".join(errors))
+            module.fail_json(msg="; ".join(errors), option="root")
         versions = ir.select_kernels(req["kernels"], ir.installed_kernels(root), root)
         plan, more = ir.plan_files(req, root)
     except ir.RequestError as e:
-        module.fail_json(msg=str(e))
+        module.fail_json(msg=str(e), option=e.option)
     for w in warnings + more:
         module.warn(w)
 

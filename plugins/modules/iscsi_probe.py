@@ -194,7 +194,8 @@ write_offset:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils.common._iqn import IQNError, validate as validate_iqn
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError, fail
+from ansible_collections.sanboot.lab.plugins.module_utils.common._iqn import validate as validate_iqn
 from ansible_collections.sanboot.lab.plugins.module_utils.initiator._libiscsi import LoginRefused, Prober, check_request
 from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 
@@ -204,8 +205,8 @@ MIB = 1024 * 1024
 def _validate(module):
     try:
         warnings = check_request(module.params, validate_iqn)
-    except (ValueError, IQNError) as exc:
-        module.fail_json(msg=str(exc))
+    except RequestError as exc:     # IQNError included
+        fail(module, exc)
     for warning in warnings:
         module.warn(warning)
 

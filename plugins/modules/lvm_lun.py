@@ -17,8 +17,11 @@ description:
   - A volume only grows (C(lvextend)); a smaller O(size) is an error, because shrinking would cut off
     the end of a disk whose contents belong to the initiator.
   - Removal is refused while the volume is mounted (C(/proc/self/mountinfo)), open (C(lv_attr)
-    character 6 is C(o), see lvs(8)) or the backing store of a running tgtd target (control port 0)
-    or vblade export, unless O(force=true). LVM itself still refuses to remove an open volume.
+    character 6 is C(o), see lvs(8)) or the backing store of a LUN of any running tgtd (every
+    control port) or of any running vblade export, unless O(force=true). A hard link, a symlink or
+    another device node of the volume counts as the volume. When an exporter cannot be asked (a
+    tgtd that does not answer C(tgtadm)), the removal is refused rather than guessed. LVM itself
+    still refuses to remove an open volume.
   - Check mode runs the same C(lvcreate), C(lvextend) or C(lvremove) with LVM's own C(--test) (LVM
     checks the request and writes no metadata).
 author:
@@ -122,6 +125,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sanboot.lab.plugins.module_utils.lvm import _lvm
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError, SanbootError, fail
 from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 from ansible_collections.sanboot.lab.plugins.module_utils.common._units import parse_size
 
@@ -140,8 +144,8 @@ def users(module, runner, lv):
     try:
         exported = _lvm.exporters(lv.path, lambda argv: runner(argv, check=False),
                                   runner.which("tgtadm", required=False))
-    except _lvm.PlanError as e:
-        module.fail_json(msg=str(e))
+    except SanbootError as e:
+        fail(module, e)
     return mounts, exported
 
 
@@ -166,9 +170,9 @@ def main():
         if p["size"] is not None:
             size = parse_size(p["size"], what="size")
             if size <= 0:
-                raise ValueError("size: %r is not a positive size" % p["size"])
-    except ValueError as e:
-        module.fail_json(msg=str(e))
+                raise RequestError("size: %r is not a positive size" % p["size"], option="size")
+    except SanbootError as e:
+        fail(module, e)
     runner = Runner(module)
     for tool in ("vgs", "lvs"):
         runner.which(tool)
@@ -179,8 +183,8 @@ def main():
     try:
         plan = _lvm.plan(vg, name, p["state"], vg_info, lvs, size, p["wipe_signatures"],
                          p["force"], mounts, exported)
-    except _lvm.PlanError as e:
-        module.fail_json(msg=str(e))
+    except SanbootError as e:
+        fail(module, e)
     commands = []
     for argv in plan.argv:
         argv = _lvm.with_test_flag(argv) if module.check_mode else argv

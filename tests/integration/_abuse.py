@@ -82,14 +82,17 @@ def snapshot(paths=(), tgtd_ports=(), daemons=True):
 
 
 def assert_refused(module, args, option, tmpdir, watch=None, check_mode=False):
-    """Run ``module`` with ``args``: it must fail, its ``msg`` must name ``option``, and the
-    snapshot of ``watch`` (keyword arguments of :func:`snapshot`) must not change."""
+    """Run ``module`` with ``args``: it must fail, its ``msg`` must name ``option`` (and so must
+    its ``option`` when it has one), and the snapshot of ``watch`` (keyword arguments of
+    :func:`snapshot`) must not change."""
     watch = dict(watch or {})
     before = snapshot(**watch)
     result = run_module(module, args, tmpdir, check_mode=check_mode)
     after = snapshot(**watch)
     assert result.get("failed"), "%s accepted %r: %r" % (module, args, result)
     assert option in result.get("msg", ""), "the error does not name %r: %r" % (option, result.get("msg"))
+    named = result.get("option")      # set when one option is to blame (_errors.fail)
+    assert named is None or option in named or named in option, "option %r, not %r" % (named, option)
     assert not result.get("changed"), result
     for key in ("files", "tgtd", "processes"):
         assert before[key] == after[key], "%s changed %s: %r" % (module, key, _delta(before[key], after[key]))

@@ -26,6 +26,8 @@ import socket
 import struct
 import time
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
+
 ETH_P_AOE = 0x88A2
 AOE_VERSION = 1
 ETH_HLEN = 14
@@ -74,7 +76,7 @@ _ATA = struct.Struct("!BBBB6s2x")
 SIOCGIFMTU = 0x8921
 
 
-class AoEError(Exception):
+class AoEError(SanbootError):
     """An AoE exchange failed (timeout, error flag, ATA error status)."""
 
 

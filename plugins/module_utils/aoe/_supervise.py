@@ -60,7 +60,7 @@ def plan_systemd(desired, state, mine, unit, force, vblade="/usr/sbin/vblade"):
     if state == "absent":
         if foreign and not force:
             raise PlanError("vblade pid %d (%s) does not belong to %s; state=absent stops it only "
-                            "with force=true" % (foreign[0]["pid"], describe(foreign[0]), name))
+                            "with force=true" % (foreign[0]["pid"], describe(foreign[0]), name), option="state")
         actions = []
         if unit.get("enabled") or unit.get("active"):
             actions.append(Action("disable", "disable and stop " + name, unit=name))
@@ -86,8 +86,7 @@ def plan_systemd(desired, state, mine, unit, force, vblade="/usr/sbin/vblade"):
 
 # ---- apply ----------------------------------------------------------------------------------
 def _write(path, text, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomic(path, text, mode)
+    write_atomic(path, text, mode, parents=True)
 
 
 def _remove(path):

@@ -23,8 +23,9 @@ import os
 import re
 import stat
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import (
-    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_getopt, vblade_processes)
+    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_exports, vblade_getopt)
 
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
@@ -38,10 +39,6 @@ _SAFE_TEXT = re.compile(r'^[^"\\$`\x00-\x1f\x7f]+\Z')
 _IFNAME = re.compile(r"^[^\s/:\x00-\x1f\x7f-][^\s/:\x00-\x1f\x7f]{0,14}\Z")
 _MAC = re.compile(r"^[0-9a-f]{12}$")
 START_SCRIPT = 'p=$1; l=$2; shift 2; echo $$ >"$p"; exec "$@" </dev/null >>"$l" 2>&1'
-
-
-class PlanError(Exception):
-    """A request that must be refused before anything changes."""
 
 
 def device_name(shelf, slot):
@@ -134,23 +131,21 @@ def running_exports(proc="/proc", all_netns=False):
 
     By default only processes in the caller's network namespace (their interface names are the
     caller's); ``all_netns=True`` returns every vblade of the host (for the backing-store check).
-    A relative file name is resolved against the process's cwd; ``file_id`` is (dev, inode) of
-    the file as the process sees it (through ``/proc/PID/root``)."""
+    Read by ``_stores.vblade_exports``: a relative file name is resolved against the process's
+    cwd; ``file_id`` is the store identity of the file as the process sees it (through
+    ``/proc/PID/root``); StoreError when a process's cwd or store cannot be looked at."""
     own_netns = _readlink(os.path.join(proc, "self", "ns", "net"))
     found = []
-    for pid, base, argv, _brief in vblade_processes(proc):
-        parsed = parse_argv(argv)
+    for e in vblade_exports(proc):
+        parsed = parse_argv(e["argv"])
         if parsed is None:
             continue
-        same = _readlink(os.path.join(base, "ns", "net")) == own_netns
+        same = e["netns"] == own_netns
         if not same and not all_netns:
             continue
-        if not parsed["path"].startswith("/"):
-            parsed["path"] = os.path.join(_readlink(os.path.join(base, "cwd")) or "/", parsed["path"])
-        parsed.update(pid=pid, argv=argv, same_netns=same,
-                      file_id=file_id(os.path.join(base, "root") + parsed["path"]))
+        parsed.update(pid=e["pid"], argv=e["argv"], same_netns=same, path=e["path"], file_id=e["id"])
         found.append(parsed)
-    return sorted(found, key=lambda e: e["pid"])
+    return found
 
 
 def pid_alive(pid, proc="/proc"):
@@ -190,29 +185,30 @@ def validate(params):
     shelf, slot = params["shelf"], params["slot"]
     if not 0 <= shelf <= MAX_SHELF:
         raise PlanError("shelf=%d is out of range: AoE shelf addresses are 0-%d (0xffff is the "
-                        "broadcast shelf, AoE spec r11 section 2.3)" % (shelf, MAX_SHELF))
+                        "broadcast shelf, AoE spec r11 section 2.3)" % (shelf, MAX_SHELF), option="shelf")
     if not 0 <= slot <= MAX_SLOT:
         raise PlanError("slot=%d is out of range: AoE slot addresses are 0-%d (0xff is the "
-                        "broadcast slot, AoE spec r11 section 2.3)" % (slot, MAX_SLOT))
+                        "broadcast slot, AoE spec r11 section 2.3)" % (slot, MAX_SLOT), option="slot")
     if not _IFNAME.match(params["interface"] or ""):
         raise PlanError("interface=%r is not a network interface name (1-15 characters, no "
-                        "whitespace, control characters, '/' or ':', not starting with '-')" % (params["interface"],))
+                        "whitespace, control characters, '/' or ':', not starting with '-')" % (params["interface"],),
+                        option="interface")
     path = params.get("path")
     if params["state"] == "present" or path:
         if not path or not path.startswith("/") or not _SAFE_TEXT.match(path):
             raise PlanError("path=%r must be an absolute path without quotes, backslashes, '$', "
-                            "'`' or control characters" % (path,))
+                            "'`' or control characters" % (path,), option="path")
     macs = []
     for mac in params.get("allowed_macs") or []:
         try:
             macs.append(normalize_mac(mac))
         except ValueError:
             raise PlanError("allowed_macs: %r is not a MAC address (6 bytes in hex, e.g. "
-                            "52:54:00:12:34:56)" % (mac,))
+                            "52:54:00:12:34:56)" % (mac,), option="allowed_macs")
         problem = mac_problem(macs[-1])
         if problem:
             raise PlanError("allowed_macs: %r is %s; list the unicast MAC of each initiator"
-                            % (mac, problem))
+                            % (mac, problem), option="allowed_macs")
     return {"shelf": shelf, "slot": slot, "interface": params["interface"], "path": path,
             "readonly": bool(params.get("readonly")), "direct": bool(params.get("direct")),
             "sync": bool(params.get("sync")), "allowed_macs": sorted(set(macs)),
@@ -251,7 +247,7 @@ def check_conflicts(desired, exports, tgt_stores, force):
             if not _same_file(e["path"], e.get("file_id"), desired["path"], desired.get("file_id")):
                 raise PlanError("shelf/slot %s on %s is already exported from another backing file "
                                 "%s by vblade pid %d; use another shelf/slot, or force=true to replace "
-                                "it" % (dev, desired["interface"], e["path"], e["pid"]))
+                                "it" % (dev, desired["interface"], e["path"], e["pid"]), option="shelf")
     if desired["readonly"] or force:
         return mine
     for e in exports:
@@ -261,7 +257,7 @@ def check_conflicts(desired, exports, tgt_stores, force):
             raise PlanError("path %s is already exported read-write by vblade pid %d (%s); a backing "
                             "store exported read-write twice gets corrupted: set readonly=true, or "
                             "force=true if the initiators coordinate their writes"
-                            % (desired["path"], e["pid"], describe(e)))
+                            % (desired["path"], e["pid"], describe(e)), option="path")
     for path, uses in sorted((tgt_stores or {}).items()):
         for use in uses:
             if use.get("readonly"):
@@ -270,7 +266,7 @@ def check_conflicts(desired, exports, tgt_stores, force):
                 raise PlanError("path %s is already exported read-write by tgt target %s LUN %s; a "
                                 "backing store exported read-write twice gets corrupted: set "
                                 "readonly=true, or force=true" % (desired["path"], use.get("target"),
-                                                                  use.get("lun")))
+                                                                  use.get("lun")), option="path")
     return mine
 
 
@@ -297,7 +293,7 @@ def plan_process(desired, state, mine, managed_pids, force):
         if foreign and not force:
             raise PlanError("vblade pid %d (%s) was not started by this module; state=absent stops it "
                             "only with force=true (AoE has no sessions: nobody can tell whether an "
-                            "initiator still uses it)" % (foreign[0]["pid"], describe(foreign[0])))
+                            "initiator still uses it)" % (foreign[0]["pid"], describe(foreign[0])), option="state")
         return [stop_action(e, managed_pids) for e in mine]
     if len(mine) == 1 and same_export(mine[0], desired):
         return []
@@ -322,7 +318,7 @@ def tgt_backing_stores(runner):
         tgtadm = runner.which("tgtadm", required=bool(ports))
         uses = tgt_exports(lambda argv: runner(argv, check=False), tgtadm, ports)
     except StoreError as e:
-        raise PlanError("path: cannot tell whether tgt exports the store: %s" % e)
+        raise PlanError("path: cannot tell whether tgt exports the store: %s" % e, option="path")
     out = {}
     for use in uses:
         out.setdefault(use["path"], []).append(dict(target=use["target"], lun=use["lun"],

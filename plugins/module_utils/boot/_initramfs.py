@@ -86,7 +86,7 @@ class FileChange(object):
 # ---- validation -----------------------------------------------------------------------------
 
 def _iqn(value, what, warnings):
-    return checked_name(value, what, warnings, RequestError)
+    return checked_name(value, what, warnings)
 
 
 def _chap(chap, warnings):
@@ -94,8 +94,8 @@ def _chap(chap, warnings):
         if isinstance(value, str) and re.search(r"[\x00-\x1f\x7f]", value):
             # the value is not repeated: a secret's escaped form would escape no_log's masking
             raise RequestError("chap.%s: contains a control character or a line break; the "
-                               "shell-sourced iscsi.initramfs cannot carry it" % key)
-    return normalise_chap(chap, "chap", warnings, RequestError, tokens=False) or {}
+                               "shell-sourced iscsi.initramfs cannot carry it" % key, option="chap.%s" % key)
+    return normalise_chap(chap, "chap", warnings, tokens=False) or {}
 
 
 def normalise(params):
@@ -114,13 +114,13 @@ def normalise(params):
         for key in ("target", "portals", "chap"):
             if params.get(key):
                 raise RequestError("%s: not allowed with firmware=true (iBFT supplies target, "
-                                   "portal and CHAP; open-iscsi runs 'iscsistart -b')" % key)
+                                   "portal and CHAP; open-iscsi runs 'iscsistart -b')" % key, option=key)
     else:
         if not params.get("target"):
-            raise RequestError("target: required unless firmware=true")
+            raise RequestError("target: required unless firmware=true", option="target")
         if not portals:
             raise RequestError("portals: at least one portal address is required unless "
-                               "firmware=true")
+                               "firmware=true", option="portals")
     if params.get("target"):
         req["target"] = _iqn(params["target"], "target", warnings)
     if params.get("initiator_name"):
@@ -129,28 +129,28 @@ def normalise(params):
     for i, p in enumerate(portals):
         addr = ip_address(p, "portals[%d] (an address; the port is the option port)" % i)
         if str(addr) in addrs:
-            raise RequestError("portals[%d]: %s is listed twice" % (i, addr))
+            raise RequestError("portals[%d]: %s is listed twice" % (i, addr), option="portals[%d]" % i)
         addrs.append(str(addr))
     req["portals"] = addrs
     port = params.get("port", 3260)
     if not 1 <= int(port) <= 65535:
-        raise RequestError("port: %r is not 1-65535" % port)
+        raise RequestError("port: %r is not 1-65535" % port, option="port")
     lun = int(params.get("lun", 1))
     if not 0 <= lun <= 16383:
-        raise RequestError("lun: %r is not 0-16383 (SAM flat addressing)" % lun)
+        raise RequestError("lun: %r is not 0-16383 (SAM flat addressing)" % lun, option="lun")
     req["chap"] = _chap(params.get("chap"), warnings)
     delay = int(params.get("lvm_settle_delay") or 0)
     if not 0 <= delay <= 600:
-        raise RequestError("lvm_settle_delay: %r seconds is not 0-600" % delay)
+        raise RequestError("lvm_settle_delay: %r seconds is not 0-600" % delay, option="lvm_settle_delay")
     req["lvm_settle_delay"] = delay
     cs = params.get("clocksource")
     if cs and not re.match(r"^[a-z0-9_-]+\Z", cs):
         raise RequestError("clocksource: %r is not a clock source name (e.g. jiffies, tsc, xen)"
-                           % cs)
+                           % cs, option="clocksource")
     iface = params.get("boot_interface")
     if iface and not IFNAME.match(iface):
         raise RequestError("boot_interface: %r is not an interface name (1-15 characters of "
-                           "A-Z a-z 0-9 _ . -)" % iface)
+                           "A-Z a-z 0-9 _ . -)" % iface, option="boot_interface")
     ip = params.get("ip")
     if ip is None and not firmware:
         ip = "dhcp"
@@ -158,7 +158,7 @@ def normalise(params):
     req["root_param"] = root_param(params.get("root_device"), req, firmware)
     kernels = params.get("kernels") or ["all"]
     if "all" in kernels and len(kernels) > 1:
-        raise RequestError("kernels: 'all' cannot be combined with versions")
+        raise RequestError("kernels: 'all' cannot be combined with versions", option="kernels")
     req["kernels"] = kernels
     return req, warnings
 
@@ -173,7 +173,7 @@ def _contained(call, root, *args):
     try:
         return call(root, *args)
     except UnsafePath as exc:
-        raise RequestError("root: %s" % exc)
+        raise RequestError("root: %s" % exc, option="root")
 
 
 def read_file(root, rel):
@@ -207,13 +207,13 @@ def installed_kernels(root):
 def select_kernels(requested, installed, root):
     if not installed:
         raise RequestError("root: no kernel in %s (need /boot/vmlinuz-VERSION and "
-                           "/lib/modules/VERSION; install linux-image-*)" % root)
+                           "/lib/modules/VERSION; install linux-image-*)" % root, option="root")
     if requested == ["all"]:
         return list(installed)
     missing = [k for k in requested if k not in installed]
     if missing:
         raise RequestError("kernels: %s not installed in %s (installed: %s)"
-                           % (", ".join(missing), root, ", ".join(installed)))
+                           % (", ".join(missing), root, ", ".join(installed)), option="kernels")
     return list(requested)
 
 
@@ -241,7 +241,7 @@ def plan_files(req, root):
             before, req["initiator_name"]), before_mode or 0o600, before_mode))
     elif not req.get("firmware") and not initiator_in(before):
         raise RequestError("initiator_name: required, /%s in %s has no InitiatorName"
-                           % (INITIATOR_FILE, root))
+                           % (INITIATOR_FILE, root), option="initiator_name")
     umask = (HEADER + "# The initramfs holds CHAP secrets (etc/iscsi.initramfs): keep it private "
              "(initramfs.conf(5)).\nUMASK=0077\n")
     add(UMASK_CONF, umask if req.get("chap") else None, 0o644)

@@ -10,7 +10,8 @@ by others, not even for a moment), written, ``fsync``'ed, renamed over the targe
 replaces a symlink itself, it does not follow it), and the directory is ``fsync``'ed; on any
 failure the temporary file is removed.  When the umask took bits the caller asked for, they are
 given back with ``fchmod`` on the open descriptor (the umask only ever removes bits, so the file
-is never more open than asked).
+is never more open than asked).  :func:`write_new` creates a new file of a fresh name the same way
+(a secret handed to a command as a file; the caller removes it).
 
 ``*_in(root, rel, ...)`` do the same below an image root: every directory of ``rel`` is opened
 relative to its parent with ``O_NOFOLLOW|O_DIRECTORY`` (created, mode 0755, when missing and
@@ -24,11 +25,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
+
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-class UnsafePath(ValueError):
+class UnsafePath(SanbootError, ValueError):
     """A path that would leave its root through a symlink, or is not a plain file/directory."""
 
 
@@ -84,20 +88,25 @@ def _check_regular(st, shown):
         raise UnsafePath("%s is %s: refusing to read or replace it" % (shown, kind))
 
 
-def _write_at(dfd, name, data, mode, shown):
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
+def _create(dfd, prefix, mode, shown):
+    """``(fd, name)`` of a new file ``prefix<random hex>`` in ``dfd``, created with
+    ``O_CREAT|O_EXCL|O_NOFOLLOW`` and its final ``mode``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     for _attempt in range(100):
-        tmp = ".%s.sanboot-%s" % (name, os.urandom(6).hex())
+        name = prefix + os.urandom(6).hex()
         try:
-            fd = os.open(tmp, flags, mode, dir_fd=dfd)
-            break
+            return os.open(name, flags, mode, dir_fd=dfd), name
         except OSError as exc:
             if exc.errno != errno.EEXIST:
                 raise
-    else:
-        raise OSError(errno.EEXIST, "no free temporary name next to %s" % shown)
+    raise OSError(errno.EEXIST, "no free temporary name next to %s" % shown)
+
+
+def _fill(dfd, fd, name, data, mode):
+    """Write ``data`` to the new file ``fd`` (``name`` in ``dfd``), ``fsync`` and close it; on
+    any failure the file is removed."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
     try:
         try:
             if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
@@ -108,20 +117,52 @@ def _write_at(dfd, name, data, mode, shown):
             os.fsync(fd)
         finally:
             os.close(fd)
+    except BaseException:
+        _unlink_quietly(dfd, name)
+        raise
+
+
+def _unlink_quietly(dfd, name):
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except OSError:
+        pass
+
+
+def _write_at(dfd, name, data, mode, shown):
+    fd, tmp = _create(dfd, ".%s.sanboot-" % name, mode, shown)
+    _fill(dfd, fd, tmp, data, mode)
+    try:
         os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
     except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dfd)
-        except OSError:
-            pass
+        _unlink_quietly(dfd, tmp)
         raise
     os.fsync(dfd)
 
 
-def write_atomic(path, data, mode=0o644):
+def write_new(directory, prefix, data, mode=0o600):
+    """Path of a new file ``directory/<prefix><random>`` holding ``data``, created like the
+    temporary file of :func:`write_atomic` (``O_EXCL|O_NOFOLLOW``, ``mode`` from the start,
+    ``fsync``, removed on failure); for a secret a command reads from a file.  ``directory``
+    None: the system's temporary directory.  The caller removes the file."""
+    d = directory or tempfile.gettempdir()
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd, name = _create(dfd, prefix, mode, d)
+        _fill(dfd, fd, name, data, mode)
+    finally:
+        os.close(dfd)
+    return os.path.join(d, name)
+
+
+def write_atomic(path, data, mode=0o644, parents=False):
     """Replace ``path`` with ``data`` (str or bytes) of ``mode`` atomically (see the module doc).
-    The directory must exist; a symlink at ``path`` is replaced, not followed."""
-    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    The directory must exist unless ``parents`` (then missing directories are created, mode
+    0755 less the umask); a symlink at ``path`` is replaced, not followed."""
+    d = os.path.dirname(path) or "."
+    if parents and not os.path.isdir(d):
+        os.makedirs(d, 0o755, exist_ok=True)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     try:
         _write_at(dfd, os.path.basename(path), data, mode, path)
     finally:

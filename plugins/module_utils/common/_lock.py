@@ -12,10 +12,12 @@ import fcntl
 import os
 import time
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
+
 LOCK_DIRS = ("/run/lock", "/var/lock")
 
 
-class LockTimeout(Exception):
+class LockTimeout(SanbootError):
     """Another run held the lock for longer than the wait allowed."""
 
 

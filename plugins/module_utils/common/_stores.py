@@ -8,13 +8,15 @@ Common layer: imports nothing from the domain modules (``_tgt``, ``_vblade``, ``
 * :func:`store_id` -- the identity of a store: ``(st_dev, st_ino)`` of the file ``os.stat``
   resolves (so a symlink or a hard link to a store IS that store); for a block device its device
   number (``("blk", st_rdev)``: two device nodes of one disk are one store).  A path that does
-  not exist has no identity (None).
+  not exist has no identity (None).  Every "same store?" question of the collection is answered
+  by comparing these (:func:`store_key` for stores of a request that may not exist yet).
 * :func:`exports_of` -- who exports a store: every tgtd answering on a control socket
   ``/var/run/tgtd/socket.N`` (tgt 1.0.85 creates ``socket.N`` and ``socket.N.lock``; a socket
   nobody listens on is left by a killed tgtd and skipped), every running vblade (from
   ``/proc/*/cmdline``, its file seen through ``/proc/PID/root``).  When it cannot tell (a live
-  socket whose tgtadm fails, no tgtadm while sockets exist, an unreadable /proc) it raises
-  :class:`StoreError`: a store check that silently finds nothing would let two writers in.
+  socket whose tgtadm fails, no tgtadm while sockets exist, an unreadable /proc, a store or a
+  working directory of a running vblade that cannot be looked at) it raises :class:`StoreError`:
+  a store check that silently finds nothing would let two writers in.
 """
 
 from __future__ import annotations
@@ -25,26 +27,51 @@ import re
 import socket
 import stat
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
+
 TGTD_RUN_DIR = "/var/run/tgtd"
 _SOCKET = re.compile(r"^socket\.(\d+)$")
+# errors that mean "there is nothing there" (the file is gone, the process has ended)
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.ESRCH, errno.ELOOP, errno.ENAMETOOLONG)
 
 
-class StoreError(Exception):
+class StoreError(SanbootError):
     """The exporters could not be asked: the answer would be a guess."""
 
 
-def store_id(path, root=""):
+def store_id(path, root="", strict=False):
     """Identity of the store at ``path`` (seen under ``root``, e.g. ``/proc/PID/root``): ``("blk",
-    st_rdev)`` for a block device, else ``(st_dev, st_ino)``; None when it does not exist."""
+    st_rdev)`` for a block device, else ``(st_dev, st_ino)``; None when it does not exist.  With
+    ``strict`` a path that exists but cannot be looked at (EACCES, EIO, ...) raises StoreError."""
     if not path:
         return None
     try:
         st = os.stat(root + path if root else path)
-    except (OSError, ValueError):
+    except ValueError:
+        return None
+    except OSError as e:
+        if strict and e.errno not in _ABSENT:
+            raise StoreError("cannot identify the store %s%s: %s"
+                             % (path, " (seen through %s)" % root if root else "", e.strerror))
         return None
     if stat.S_ISBLK(st.st_mode):
         return ("blk", st.st_rdev)
     return (st.st_dev, st.st_ino)
+
+
+def store_key(path):
+    """:func:`store_id` of ``path``, or ``("path", its resolved path)`` when it does not exist
+    (yet): two uses of one store in a request compare equal under either."""
+    return store_id(path) or ("path", os.path.realpath(path))
+
+
+def _readlink(path, strict):
+    try:
+        return os.readlink(path)
+    except OSError as e:
+        if strict and e.errno not in _ABSENT:
+            raise StoreError("cannot read %s: %s" % (path, e.strerror))
+        return None
 
 
 # ---------------------------------------------------------------- tgtd
@@ -112,7 +139,7 @@ def tgt_exports(run, tgtadm, ports):
             raise StoreError("cannot read the backing stores of the tgtd on control port %d "
                              "(%s: rc %s, %s)" % (port, " ".join(argv), rc, (err or text).strip()))
         for lun in parse_tgt_luns(text):
-            lun.update(kind="tgt", control_port=port, id=store_id(lun["path"]))
+            lun.update(kind="tgt", control_port=port, id=store_id(lun["path"], strict=True))
             out.append(lun)
     return out
 
@@ -176,8 +203,10 @@ def vblade_processes(proc="/proc"):
         try:
             with open(os.path.join(base, "cmdline"), "rb") as f:
                 raw = f.read()
-        except (IOError, OSError):
-            continue            # the process ended meanwhile
+        except (IOError, OSError) as e:
+            if e.errno in _ABSENT:
+                continue        # the process ended meanwhile
+            raise StoreError("cannot read the command line of process %s: %s" % (entry, e.strerror))
         argv = [a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1]]
         parsed = parse_vblade_argv(argv)
         if parsed is not None:
@@ -186,17 +215,21 @@ def vblade_processes(proc="/proc"):
 
 def vblade_exports(proc="/proc"):
     """Every running vblade of the host (every network namespace): dicts with ``kind="vblade"``,
-    ``pid``, ``id`` (the store as that process sees it, through ``/proc/PID/root``)."""
+    ``pid``, ``argv``, ``netns`` (the target of ``/proc/PID/ns/net``), ``path`` (a relative one
+    resolved against the process's cwd) and ``id`` (the store as that process sees it, through
+    ``/proc/PID/root``).  A process that ended meanwhile is left out; one whose cwd or store
+    cannot be looked at raises StoreError."""
     out = []
-    for pid, base, _argv, parsed in vblade_processes(proc):
+    for pid, base, argv, parsed in vblade_processes(proc):
         path = parsed["path"]
         if not path.startswith("/"):
-            try:
-                path = os.path.join(os.readlink(os.path.join(base, "cwd")), path)
-            except OSError:
-                continue
-        parsed.update(kind="vblade", pid=pid, path=path,
-                      id=store_id(path, os.path.join(base, "root")))
+            cwd = _readlink(os.path.join(base, "cwd"), strict=True)
+            if cwd is None:
+                continue            # the process ended meanwhile
+            path = os.path.join(cwd, path)
+        parsed.update(kind="vblade", pid=pid, path=path, argv=argv,
+                      netns=_readlink(os.path.join(base, "ns", "net"), strict=False),
+                      id=store_id(path, os.path.join(base, "root"), strict=True))
         out.append(parsed)
     return sorted(out, key=lambda e: e["pid"])
 

@@ -13,26 +13,29 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError
+
 _POW = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(I?B?)\s*$", re.IGNORECASE)
 
 
 def parse_size(value, what="size"):
-    """Bytes of ``value``; raise ``ValueError`` naming ``what`` when it cannot be read."""
+    """Bytes of ``value``; raise RequestError (a ValueError) naming ``what`` when it cannot be
+    read."""
     if isinstance(value, bool):
-        raise ValueError("%s: %r is not a size" % (what, value))
+        raise RequestError("%s: %r is not a size" % (what, value), option=what)
     if isinstance(value, int):
         if value < 0:
-            raise ValueError("%s: %r is negative" % (what, value))
+            raise RequestError("%s: %r is negative" % (what, value), option=what)
         return value
     m = _SIZE.match(str(value))
     if not m:
-        raise ValueError("%s: %r is not a size (bytes, or a number with K/M/G/T/P[iB] "
-                         "(1024-based) or KB/MB/GB/TB/PB (1000-based))" % (what, value))
+        raise RequestError("%s: %r is not a size (bytes, or a number with K/M/G/T/P[iB] "
+                           "(1024-based) or KB/MB/GB/TB/PB (1000-based))" % (what, value), option=what)
     number, prefix, tail = m.group(1), m.group(2).upper(), m.group(3).upper()
     base = 1000 if tail == "B" and prefix else 1024
     if tail == "I":
-        raise ValueError("%s: %r: write %siB" % (what, value, prefix))
+        raise RequestError("%s: %r: write %siB" % (what, value, prefix), option=what)
     return int(float(number) * base ** _POW[prefix])
 
 

@@ -17,8 +17,10 @@ import contextlib
 import ipaddress
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
+
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError, SanbootError
+from ansible_collections.sanboot.lab.plugins.module_utils.common._files import write_new
 
 DEFAULT_PORT = 3260
 
@@ -30,7 +32,7 @@ _HEX_RE = re.compile(r"^[0-9a-fA-F]{8}:  ((?:[0-9a-fA-F]{2} ){1,16})")
 _WROTE_RE = re.compile(r"^wrote (\d+)/(\d+) bytes at offset (\d+)", re.M)
 
 
-class LoginRefused(Exception):
+class LoginRefused(SanbootError):
     """The target answered the login with a status of class 0x02 (RFC 3720 §10.13.5)."""
 
     def __init__(self, status, reason, text):
@@ -75,29 +77,31 @@ def check_address(addr):
 
 
 def check_request(params, validate_iqn):
-    """The options of ``iscsi_probe`` -> warnings; ValueError naming the option otherwise."""
+    """The options of ``iscsi_probe`` -> warnings; RequestError (a ValueError) naming the option
+    otherwise."""
     warnings = []
     try:
         if re.search(r"[\s\x00-\x1f\x7f]", params["portal"] or ""):
             raise ValueError("%r contains blanks or control characters" % params["portal"])
         check_address(split_portal(params["portal"])[0])
     except ValueError as exc:
-        raise ValueError("portal: %s" % exc)
+        raise RequestError("portal: %s" % exc, option="portal")
     for key in ("target", "initiator_name"):
         params[key], warns = validate_iqn(params[key], key)
         warnings.extend(warns)
     if not 0 <= params["lun"] <= 16383:
-        raise ValueError("lun: %d is out of range 0..16383 (SAM flat addressing)" % params["lun"])
+        raise RequestError("lun: %d is out of range 0..16383 (SAM flat addressing)" % params["lun"], option="lun")
     for key in ("username", "password"):
         value = (params.get("chap") or {}).get(key)
         if params.get("chap") is not None and (not value or re.search(r"[\x00-\x1f\x7f]", value)):
-            raise ValueError("chap.%s: must be a non-empty line without control characters" % key)
+            raise RequestError("chap.%s: must be a non-empty line without control characters" % key,
+                               option="chap.%s" % key)
     if params["write_length"] <= 0:
-        raise ValueError("write_length: %d must be positive" % params["write_length"])
+        raise RequestError("write_length: %d must be positive" % params["write_length"], option="write_length")
     if not 0 < params["timeout"] <= 3600:
-        raise ValueError("timeout: %d must be 1-3600 seconds" % params["timeout"])
+        raise RequestError("timeout: %d must be 1-3600 seconds" % params["timeout"], option="timeout")
     if params["write_offset"] is not None and params["write_offset"] < 0:
-        raise ValueError("write_offset: must be >= 0")
+        raise RequestError("write_offset: must be >= 0", option="write_offset")
     return warnings
 
 
@@ -259,10 +263,7 @@ def _chap_environment(chap):
 
 
 def _private_file(directory, data):
-    fd, path = tempfile.mkstemp(dir=directory, prefix="iscsi_probe.")
-    with os.fdopen(fd, "wb") as handle:  # mkstemp creates it with mode 0600
-        handle.write(data)
-    return path
+    return write_new(directory, "iscsi_probe.", data, 0o600)
 
 
 class Prober(object):

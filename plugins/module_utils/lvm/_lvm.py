@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import (
     StoreError, describe as describe_export, exports_of)
 from ansible_collections.sanboot.lab.plugins.module_utils.common._units import format_size
@@ -26,10 +27,6 @@ from ansible_collections.sanboot.lab.plugins.module_utils.common._units import f
 LV_FIELDS = "vg_name,lv_name,lv_size,lv_attr,lv_path,lv_kernel_major,lv_kernel_minor,segtype"
 VG_FIELDS = "vg_name,vg_extent_size,vg_free,vg_size"
 REPORT = ["--reportformat", "json", "--units", "b", "--nosuffix"]
-
-
-class PlanError(ValueError):
-    """A refused request; the message names the option and the rule."""
 
 
 # lvm(8) VALID NAMES: a-z A-Z 0-9 + _ . -, not starting with '-', not '.' or '..'; an LV name does
@@ -46,14 +43,14 @@ def check_names(vg, name):
         if not isinstance(value, str) or not _NAME.match(value) or value in (".", ".."):
             raise PlanError("%s: %r is not a valid LVM name (1-127 characters of a-z A-Z 0-9 + _ "
                             ". -, not starting with '-', not '.' or '..'; no '/', blanks or control "
-                            "characters; lvm(8) VALID NAMES)" % (what, value))
+                            "characters; lvm(8) VALID NAMES)" % (what, value), option=what)
     if name.startswith(("snapshot", "pvmove")):
         raise PlanError("name: %r starts with %r, which LVM reserves (lvm(8))"
-                        % (name, "snapshot" if name.startswith("snapshot") else "pvmove"))
+                        % (name, "snapshot" if name.startswith("snapshot") else "pvmove"), option="name")
     for suffix in _RESERVED:
         if suffix in name:
             raise PlanError("name: %r contains %r, which LVM reserves for hidden volumes (lvm(8))"
-                            % (name, suffix))
+                            % (name, suffix), option="name")
 
 
 class LV(object):
@@ -135,7 +132,7 @@ def exporters(device, run, tgtadm=None, **where):
     try:
         return [describe_export(e) for e in exports_of(device, run, tgtadm, **where)]
     except StoreError as e:
-        raise PlanError("state=absent: cannot tell whether %s is exported: %s" % (device, e))
+        raise PlanError("state=absent: cannot tell whether %s is exported: %s" % (device, e), option="state")
 
 
 class Plan(object):
@@ -154,13 +151,13 @@ def plan(vg, name, state, vg_info, lvs, size=None, wipe_signatures=True, force=F
     """
     if vg_info is None:
         raise PlanError("vg: volume group %r does not exist (create it first, e.g. with "
-                        "community.general.lvg)" % vg)
+                        "community.general.lvg)" % vg, option="vg")
     p = Plan()
     lv = lvs.get(name)
     full = "%s/%s" % (vg, name)
     if lv is not None and lv.thin:
         raise PlanError("name: %s is a thin volume or pool (segtype %s); lvm_lun manages thick "
-                        "volumes only" % (full, lv.segtype))
+                        "volumes only" % (full, lv.segtype), option="name")
     if state == "absent":
         if lv is None:
             return p
@@ -169,16 +166,16 @@ def plan(vg, name, state, vg_info, lvs, size=None, wipe_signatures=True, force=F
             users.append("open (lv_attr %s)" % lv.attr)
         if users and not force:
             raise PlanError("state=absent: refusing to remove %s: it is %s; stop using it or set "
-                            "force=true" % (full, "; ".join(users)))
+                            "force=true" % (full, "; ".join(users)), option="state")
         p.argv.append(["lvremove", "-y", full])
         p.size_bytes = 0
         return p
     if size is None:
-        raise PlanError("size: required with state=present")
+        raise PlanError("size: required with state=present", option="size")
     extent = vg_info["extent_size"]
     want = round_up(size, extent)
     if want <= 0:
-        raise PlanError("size: must be at least one extent (%s)" % format_size(extent))
+        raise PlanError("size: must be at least one extent (%s)" % format_size(extent), option="size")
     p.rounded_from = size
     if want != size:
         p.messages.append("size: %d bytes rounded up to %d bytes (%d extents of %s)"
@@ -190,14 +187,14 @@ def plan(vg, name, state, vg_info, lvs, size=None, wipe_signatures=True, force=F
     elif lv.size > want:
         raise PlanError("size: %s (%d bytes) is smaller than the current %d bytes of %s; lvm_lun "
                         "never shrinks a volume (it would cut off the end of the LUN)"
-                        % (format_size(want), want, lv.size, full))
+                        % (format_size(want), want, lv.size, full), option="size")
     else:
         grow = want - lv.size
         if grow:
             p.argv.append(["lvextend", "-L", "%db" % want, full])
     if p.argv and grow > vg_info["free"]:
         raise PlanError("size: %s needs %d more bytes but volume group %s has only %d free"
-                        % (format_size(want), grow, vg, vg_info["free"]))
+                        % (format_size(want), grow, vg, vg_info["free"]), option="size")
     p.size_bytes = want
     return p
 

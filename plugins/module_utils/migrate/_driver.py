@@ -30,6 +30,8 @@ import abc
 import re
 import shlex
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
+
 VENDORS = {"GenuineIntel": "intel", "AuthenticAMD": "amd", "HygonGenuine": "hygon",
            "CentaurHauls": "centaur", "Intel": "intel", "AMD": "amd"}
 
@@ -38,7 +40,7 @@ _BY_PATH = re.compile(r"^/dev/disk/by-path/ip-(?P<portal>\[[^\]]+\]|[^:]+):(?P<p
                       r"-iscsi-(?P<target>.+)-lun-(?P<lun>\d+)(?P<part>-part\d+)?$")
 
 
-class MigrationError(Exception):
+class MigrationError(SanbootError):
     """A migration that did not complete (the flow then checks where the guest is)."""
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
+
 _REPLY = re.compile(r"^\[(?P<ts>\d+\.\d+)\].*\bicmp_seq=(?P<seq>\d+)\b")
 _SUMMARY = re.compile(r"^(?P<tx>\d+) packets transmitted, (?P<rx>\d+) (?:packets )?received")
 
 
-class ReportError(Exception):
+class ReportError(SanbootError):
     """Input that is not what ``ping -D`` or the sequence writer produce."""
 
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
+
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError, fail
+from ansible_collections.sanboot.lab.plugins.module_utils.common._files import write_atomic
 
 REDACTED = "********"
 _TARGET = re.compile(r"^\s*Target\s+(\S+)", re.I)
 
 
-class IetError(Exception):
+class IetError(PlanError):
     """A refused request (nothing has been changed)."""
 
 
@@ -203,17 +205,6 @@ def _read(path):
         return ""
 
 
-def _write(path, text, mode):
-    d = os.path.dirname(path)
-    if not os.path.isdir(d):
-        os.makedirs(d, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".sanboot-", dir=d)
-    os.fchmod(fd, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
 def converge(module, runner, specs, portals):
     """Render, write and (where possible) apply live; returns the module result dict."""
     p = module.params
@@ -242,7 +233,7 @@ def converge(module, runner, specs, portals):
                                  parse_volumes(_read("/proc/net/iet/volume")),
                                  parse_sessions(_read("/proc/net/iet/session")), p["force"])
         except IetError as e:
-            module.fail_json(msg=str(e))
+            fail(module, e)
     elif changed_names:
         module.warn("ietadm or /proc/net/iet not found: only the IET files were written; "
                     "(re)start ietd to apply them")
@@ -252,7 +243,7 @@ def converge(module, runner, specs, portals):
     if not module.check_mode:
         for f, mode in files:
             if new[f] != old[f]:
-                _write(os.path.join(d, f), new[f], mode)
+                write_atomic(os.path.join(d, f), new[f], mode, parents=True)
         for c in cmds:
             runner(c, msg="ietadm failed")
             commands.append(" ".join(shlex.quote(x) for x in redact_argv(c)))

@@ -15,7 +15,8 @@ import re
 import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._chap import checked_name, normalise as normalise_chap
-from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import store_id
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError
+from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import store_key
 
 try:
     import netaddr
@@ -37,8 +38,9 @@ SYSTEM_DIRS = ("/etc", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib
                "/proc", "/sys", "/dev", "/run", "/var/run")
 
 
-class SpecError(ValueError):
-    """Bad input: the message names the option and the rule."""
+# Bad input: the message names the option and the rule (``option``).  The common layer's
+# RequestError, so the CHAP and iSCSI name checks of ``_chap``/``_iqn`` raise it as they are.
+SpecError = RequestError
 
 
 class Lun(object):
@@ -71,7 +73,7 @@ class TargetSpec(object):
 
 
 def _err(what, msg):
-    raise SpecError("%s: %s" % (what, msg))
+    raise SpecError("%s: %s" % (what, msg), option=what)
 
 
 def control_characters(params, keys):
@@ -119,7 +121,7 @@ def read_mounts(path="/proc/self/mountinfo"):
 
 
 def _iqn(value, what, warnings):
-    return checked_name(value, what, warnings, SpecError)
+    return checked_name(value, what, warnings)
 
 
 def _address(value, what):
@@ -142,7 +144,7 @@ def _address(value, what):
 
 
 def _chap(chap, what, warnings):
-    return normalise_chap(chap, what, warnings, SpecError)
+    return normalise_chap(chap, what, warnings)
 
 
 def _luns(items, what, check_paths, provider, force=False, mounts=None):
@@ -259,12 +261,12 @@ def normalise(params, provider="tgt", check_paths=True):
 
 
 def _shared_paths(specs):
-    """Refuse one backing store (one ``store_id``: hard links and symlinks included) in two
-    places of the request unless every use is read-only."""
+    """Refuse one backing store (one ``_stores.store_key``: hard links and symlinks included) in
+    two places of the request unless every use is read-only."""
     users = {}
     for s in specs:
         for lun in s.luns:
-            key = store_id(lun.path) or os.path.realpath(lun.path)
+            key = store_key(lun.path)
             users.setdefault(key, []).append((s.name, lun))
     for uses in users.values():
         if len(uses) > 1 and not all(use[1].readonly for use in uses):

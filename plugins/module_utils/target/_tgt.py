@@ -21,14 +21,11 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError, RequestError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import describe, store_id
 from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_show import TgtTarget, lun_size
 
 REDACTED = "********"
-
-
-class PlanError(Exception):
-    """A refused request (nothing has been changed)."""
 
 
 class Change(object):
@@ -50,7 +47,7 @@ def _account_plan(state, specs, known, trust_unknown, force, work):
         for u, p in _users(s):
             if wanted.setdefault(u, p) != p:
                 raise PlanError("chap: account %r is given two different secrets; tgt accounts "
-                                "are global (one secret per username)" % u)
+                                "are global (one secret per username)" % u, option="chap")
     managed = set(s.name for s in specs)
     changes = []
     for user in sorted(wanted):
@@ -68,7 +65,7 @@ def _account_plan(state, specs, known, trust_unknown, force, work):
             raise PlanError("chap: changing the secret of CHAP account %r would also change it "
                             "for target(s) %s: tgt accounts are global. Use another username, "
                             "manage those targets in the same call, or set force: true"
-                            % (user, ", ".join(others)))
+                            % (user, ", ".join(others)), option="chap")
         changes.append(Change("recreate CHAP account %s with a new password %s (tgt cannot "
                               "update one)" % (user, REDACTED),
                               ["--op", "delete", "--mode", "account", "--user", user]))
@@ -117,7 +114,7 @@ def _conflicts(spec, work, managed, removed, exports):
             raise PlanError("luns: backing store %s (LUN %d of %s) is already exported by %s; two "
                             "exports of one store are allowed only when both are read-only (two "
                             "writers corrupt it)" % (lun.path, lun.lun, spec.name,
-                                                     ", ".join(users)))
+                                                     ", ".join(users)), option="luns")
 
 
 def _as(path, mine):
@@ -129,7 +126,7 @@ def _in_use(t, what, force):
         raise PlanError("%s: target %s has %d active session(s) (%s); refused unless force: true"
                         % (what, t.name, len(t.sessions),
                            ", ".join("%s from %s" % (s["initiator"], s["address"])
-                                     for s in t.sessions)))
+                                     for s in t.sessions)), option=what)
 
 
 def _new_lun(tid, lun):
@@ -214,7 +211,8 @@ def _acl(tid, entry, op):
 
 
 def normalise_portal(value, what="portals"):
-    """``"ADDR[:PORT]"`` -> ``"ADDR:PORT"`` (IPv6 as ``[ADDR]:PORT``); ValueError when bad."""
+    """``"ADDR[:PORT]"`` -> ``"ADDR:PORT"`` (IPv6 as ``[ADDR]:PORT``); RequestError (a
+    ValueError) naming ``what`` when bad."""
     v = str(value).strip()
     m = re.match(r"^\[([0-9a-fA-F:.]+)\](?::(\d+))?$", v) or \
         re.match(r"^([0-9.]+)(?::(\d+))?$", v) or re.match(r"^([0-9a-fA-F:]+)()$", v)
@@ -224,8 +222,8 @@ def normalise_portal(value, what="portals"):
         addr = None
     port = int(m.group(2)) if m and m.group(2) else 3260
     if addr is None or not 0 < port < 65536:
-        raise ValueError("%s: %r is not ADDR[:PORT] (IPv6 as [ADDR]:PORT, port 1-65535)"
-                         % (what, value))
+        raise RequestError("%s: %r is not ADDR[:PORT] (IPv6 as [ADDR]:PORT, port 1-65535)"
+                           % (what, value), option=what)
     return ("[%s]:%d" if addr.version == 6 else "%s:%d") % (addr, port)
 
 
@@ -235,7 +233,7 @@ def plan(state, specs, force=False, purge=False, portals=(), known=None, trust_u
 
     ``known``: ``{username: secret}`` last applied (from the persisted files);
     ``trust_unknown``: accept an existing account whose secret is not known;
-    ``exports``: running vblade exports (``_vblade.running_exports()``).
+    ``exports``: what the other exporters export (``_stores.all_exports``: other tgtds, vblades).
     """
     work = copy.deepcopy(state)
     present = [s for s in specs if s.state == "present"]

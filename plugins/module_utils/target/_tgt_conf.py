@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+
+from ansible_collections.sanboot.lab.plugins.module_utils.common._files import write_atomic
 
 NO_ADDRESS = "255.255.255.255"   # limited broadcast: never the source of a TCP connection
 MARKER = "# Managed by sanboot.lab.iscsi_target"
@@ -107,21 +108,10 @@ def persist_plan(config_dir, specs, purge=False):
 
 
 def persist(writes):
-    """Write (0600, atomically) or remove the files of :func:`persist_plan`."""
+    """Write (0600, atomically: ``_files.write_atomic``) or remove the files of
+    :func:`persist_plan`."""
     for path, text in writes:
         if text is None:
             os.unlink(path)
             continue
-        d = os.path.dirname(path)
-        if not os.path.isdir(d):
-            os.makedirs(d, 0o755)
-        fd, tmp = tempfile.mkstemp(prefix=".sanboot-", dir=d)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.rename(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, text, 0o600, parents=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError, fail
 from ansible_collections.sanboot.lab.plugins.module_utils.common._lock import LockTimeout, lock_path, locked
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import StoreError, all_exports
 from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import to_yaml
@@ -30,11 +31,11 @@ from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_show impor
 LOCK_TIMEOUT = 120      # seconds a run waits for another run on the same tgtd
 
 
-class ApplyError(Exception):
+class ApplyError(SanbootError):
     """A tgtadm call failed; ``result`` holds msg, cmd, rc, stdout, stderr and the rollback."""
 
     def __init__(self, result):
-        Exception.__init__(self, result["msg"])
+        SanbootError.__init__(self, result["msg"])
         self.result = result
 
 
@@ -79,9 +80,9 @@ def converge(module, runner, specs, portals):
         with locked(path, LOCK_TIMEOUT, "tgtd control port %d" % cp):
             return _converge(module, runner, specs, portals)
     except LockTimeout as e:
-        module.fail_json(msg="control_port: %s" % e)
+        module.fail_json(msg="control_port: %s" % e, option="control_port")
     except (OSError, IOError) as e:
-        module.fail_json(msg="control_port: cannot lock %s: %s" % (path, e))
+        module.fail_json(msg="control_port: cannot lock %s: %s" % (path, e), option="control_port")
     return None
 
 
@@ -96,9 +97,10 @@ def _converge(module, runner, specs, portals):
                        known=known_secrets(config_dir), trust_unknown=not p["persist"],
                        exports=exports)
     except StoreError as e:
-        module.fail_json(msg="luns: cannot tell who else exports the backing stores: %s" % e)
+        module.fail_json(msg="luns: cannot tell who else exports the backing stores: %s" % e,
+                         option="luns")
     except PlanError as e:
-        module.fail_json(msg=str(e))
+        fail(module, e)
     writes = persist_plan(config_dir, specs, p["purge"]) if p["persist"] else []
     texts = [c.text for c in changes if c.text]
     texts += ["%s %s" % ("remove" if t is None else "write", path) for path, t in writes]

@@ -25,7 +25,7 @@ class Exit(Exception):
     pass
 
 
-def run(monkeypatch, args, lvs_after=None, check=False):
+def run(monkeypatch, args, lvs_after=None, check=False, ports=()):
     """Run the module; return (result, argv of every command run)."""
     calls = []
     lvs = [fixture("lvs_san.json")] + ([lvs_after] if lvs_after else [])
@@ -52,7 +52,7 @@ def run(monkeypatch, args, lvs_after=None, check=False):
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: None
                         if n == "tgtadm" else "/sbin/" + n)
     monkeypatch.setattr(_stores, "vblade_exports", lambda proc="/proc": [])
-    monkeypatch.setattr(_stores, "tgtd_control_ports", lambda run_dir=None: [])
+    monkeypatch.setattr(_stores, "tgtd_control_ports", lambda run_dir=None: list(ports))
     monkeypatch.setattr(lvm_lun._lvm, "read_mountinfo", lambda: fixture("mountinfo"))
     args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
@@ -96,6 +96,24 @@ def test_errors(monkeypatch):
     assert not any(c[0] == "lvremove" for c in calls)
     r, calls = run(monkeypatch, dict(vg="san", name="guest1-root", state="absent", force=True))
     assert r["changed"] and ["lvremove", "-y", "san/guest1-root"] in calls
+
+
+def test_refusals_name_the_option(monkeypatch):
+    for args, option in ((dict(vg="san", name="x", size="lots"), "size"),
+                         (dict(vg="san", name="x", size="0"), "size"),
+                         (dict(vg="-san", name="x", size="1MiB"), "vg"),
+                         (dict(vg="san", name="guest1-root", size="1MiB"), "size"),
+                         (dict(vg="san", name="guest1-root", state="absent"), "state")):
+        r, dummy = run(monkeypatch, args)
+        assert r["failed"] and r["option"] == option and r["msg"].startswith(option)
+
+
+def test_removal_refused_when_a_tgtd_cannot_be_asked(monkeypatch):
+    monkeypatch.setattr(_stores, "store_id", lambda path, root="", strict=False: ("blk", 0xfe02))
+    r, calls = run(monkeypatch, dict(vg="san", name="idle", state="absent"), ports=[61])
+    assert r["failed"] and r["option"] == "state"
+    assert "cannot tell whether /dev/san/idle is exported" in r["msg"] and "tgtadm is not installed" in r["msg"]
+    assert not any(c[0] == "lvremove" for c in calls)
 
 
 # ---------------------------------------------------------------- the table (test_lvm_lun.yaml)

@@ -92,3 +92,37 @@ def test_failure_leaves_no_temporary_file(tmp_path):
     with pytest.raises(OSError):
         _files.write_atomic(str(tmp_path / "target"), "x", 0o644)    # rename over a directory
     assert sorted(os.listdir(str(tmp_path))) == ["target"]
+
+
+def test_write_atomic_parents_and_mode_despite_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        _files.write_atomic(str(tmp_path / "etc/iet/initiators.allow"), "ALL\n", 0o644, parents=True)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "etc/iet/initiators.allow").read_text() == "ALL\n"
+    assert mode(tmp_path / "etc/iet/initiators.allow") == 0o644
+    with pytest.raises(OSError):
+        _files.write_atomic(str(tmp_path / "missing/x"), "x")           # no parents: no mkdir
+    assert not (tmp_path / "missing").exists()
+
+
+def test_write_new_creates_a_private_file_of_a_fresh_name(tmp_path):
+    old = os.umask(0)
+    try:
+        a = _files.write_new(str(tmp_path), "iscsi_probe.", b"s3cret")
+        b = _files.write_new(str(tmp_path), "iscsi_probe.", "other")
+    finally:
+        os.umask(old)
+    assert a != b and os.path.dirname(a) == str(tmp_path)
+    assert os.path.basename(a).startswith("iscsi_probe.")
+    assert open(a, "rb").read() == b"s3cret" and mode(a) == 0o600 and mode(b) == 0o600
+
+
+def test_write_new_removes_the_file_when_writing_fails(tmp_path, monkeypatch):
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        _files.write_new(str(tmp_path), "p.", b"data")
+    assert os.listdir(str(tmp_path)) == []

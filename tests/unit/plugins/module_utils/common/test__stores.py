@@ -137,3 +137,38 @@ def test_cannot_tell_fails_loudly(tmp_path, run_dir):
     with pytest.raises(StoreError, match="cannot list processes"):
         _stores.exports_of(str(store), Run(), None, run_dir=str(tmp_path / "x"),
                            proc=str(tmp_path / "noproc"))
+
+
+def test_store_key_of_a_store_that_does_not_exist_yet(tmp_path):
+    store = tmp_path / "a.img"
+    (tmp_path / "link").symlink_to(tmp_path)
+    assert _stores.store_key(str(tmp_path / "link" / "a.img")) == _stores.store_key(str(store)) \
+        == ("path", os.path.realpath(str(store)))
+    store.write_bytes(b"")
+    assert _stores.store_key(str(tmp_path / "link" / "a.img")) == _stores.store_id(str(store))
+
+
+def test_strict_store_id_fails_when_a_store_cannot_be_looked_at(tmp_path, monkeypatch):
+    def denied(path):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(os, "stat", denied)
+    assert _stores.store_id("/srv/a.img") is None
+    with pytest.raises(StoreError, match="cannot identify the store /srv/a.img.*Permission denied"):
+        _stores.store_id("/srv/a.img", strict=True)
+
+
+def test_vblade_whose_cwd_cannot_be_read_fails_loudly(tmp_path):
+    proc = make_proc(tmp_path, {101: ["vblade", "1", "3", "veth0", "a.img"]})
+    os.unlink(os.path.join(proc, "101", "cwd"))
+    os.mkdir(os.path.join(proc, "101", "cwd"))              # readlink: EINVAL, not "gone"
+    with pytest.raises(StoreError, match="cannot read .*101/cwd"):
+        _stores.vblade_exports(proc)
+    os.rmdir(os.path.join(proc, "101", "cwd"))               # the process ended meanwhile
+    assert _stores.vblade_exports(proc) == []
+
+
+def test_unreadable_command_line_fails_loudly(tmp_path):
+    proc = make_proc(tmp_path, {})
+    os.makedirs(os.path.join(proc, "200", "cmdline"))      # EISDIR: neither readable nor "gone"
+    with pytest.raises(StoreError, match="command line of process 200"):
+        _stores.vblade_exports(proc)

@@ -1,5 +1,8 @@
 """Unit tests for _ietd: rendered IET files (other targets kept), /proc parsers, ietadm commands."""
 
+import os
+import stat
+
 import pytest
 
 from ansible_collections.sanboot.lab.plugins.module_utils.target import _ietd
@@ -101,3 +104,31 @@ def test_live_commands():
     assert _ietd.live_commands("ietadm", [spec()], set(), vols, {}) == []
     new = _ietd.live_commands("ietadm", [TargetSpec("iqn.2024-01.x:n")], set(), vols, {})
     assert new == [["ietadm", "--op", "new", "--tid=3", "--params", "Name=iqn.2024-01.x:n"]]
+
+
+class FakeModule(object):
+    check_mode, _diff = False, False
+
+    def __init__(self, config_dir):
+        self.params = dict(config_dir=config_dir, purge=False, force=False, name=T)
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+class NoIetadm(object):
+    def which(self, name, required=True):
+        return None
+
+
+def test_files_written_atomically_with_their_modes(tmp_path):
+    d = tmp_path / "etc" / "iet"                     # missing: created by the writer
+    old = os.umask(0o077)
+    try:
+        result = _ietd.converge(FakeModule(str(d)), NoIetadm(), [spec()], [])
+    finally:
+        os.umask(old)
+    modes = dict((n, stat.S_IMODE(os.stat(str(d / n)).st_mode)) for n in sorted(os.listdir(str(d))))
+    assert modes == {"ietd.conf": 0o600, "initiators.allow": 0o644, "initiators.deny": 0o644}
+    assert result["changed"] and "Target %s" % T in (d / "ietd.conf").read_text()

@@ -212,3 +212,17 @@ def test_hard_link_twice_in_one_request(disk, tmp_path):
     err(params(name=None, targets=[dict(name=T, luns=[dict(lun=1, path=disk)]),
                                    dict(name=T + "x", luns=[dict(lun=1, path=str(tmp_path / "hard.img"))])]),
         "luns", "hard.img")
+
+
+@pytest.mark.parametrize("kw, option", [
+    (dict(luns=[{"lun": 1, "path": "relative.img"}]), "luns[0].path"),
+    (dict(targets=[dict(name=T, luns=[{"lun": 0, "path": "/srv/a.img"}])], name=None), "targets[0].luns[0].lun"),
+    (dict(initiators=["iqn.2008.06.biz.frode:x"]), "initiators[0]"),
+    (dict(initiators=[I1], chap=dict(username="u", password="short")), "chap.password"),
+    (dict(control_port=70000), "control_port"),
+])
+def test_errors_carry_the_option(kw, option):
+    with pytest.raises(SpecError) as e:
+        normalise(params(**kw), check_paths=False)
+    assert e.value.option == option and str(e.value).startswith(option + ": ")
+    assert isinstance(e.value, ValueError)
