@@ -52,6 +52,11 @@ requirements:
   - "tgt: C(tgtadm) and a running C(tgtd)"
   - "ietd: nothing to render; C(ietadm) to apply live"
   - netaddr (Python) for O(initiator_addresses)
+extends_documentation_fragment:
+  - sanboot.lab.iscsi_target
+  - sanboot.lab.iscsi_target.targets
+  - sanboot.lab.iscsi_target.chap
+  - sanboot.lab.iscsi_target.force
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -68,76 +73,6 @@ options:
         to lower case with a warning.
       - Mutually exclusive with O(targets); one of them is required.
     type: str
-  targets:
-    description:
-      - Many targets in one call (the daemon is read once). Each item takes the per-target
-        options O(name), O(state), O(luns), O(initiators), O(initiator_addresses), O(allow_all)
-        and O(chap) with the same meaning. Mutually exclusive with O(name).
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Target name (IQN).
-        type: str
-        required: true
-      state:
-        description: Whether the target exists.
-        type: str
-        choices: [present, absent]
-        default: present
-      luns:
-        description: Logical units, as O(luns).
-        type: list
-        elements: dict
-        suboptions:
-          lun:
-            description: LUN number, 1-255.
-            type: int
-            required: true
-          path:
-            description: Backing store (file or block device, absolute path; must exist).
-            type: path
-            required: true
-          type:
-            description: V(fileio) or V(blockio), as O(luns[].type).
-            type: str
-            choices: [fileio, blockio]
-            default: fileio
-          readonly:
-            description: Export read-only.
-            type: bool
-            default: false
-          serial:
-            description: SCSI unit serial number (1-36 characters of C(A-Za-z0-9_.:-)).
-            type: str
-      initiators:
-        description: Initiator names admitted, as O(initiators).
-        type: list
-        elements: str
-      initiator_addresses:
-        description: Initiator addresses admitted, as O(initiator_addresses).
-        type: list
-        elements: str
-      allow_all:
-        description: Admit every initiator, as O(allow_all).
-        type: bool
-        default: false
-      chap:
-        description: CHAP credentials, as O(chap).
-        type: dict
-        suboptions:
-          username:
-            description: Incoming CHAP user name.
-            type: str
-          password:
-            description: Incoming CHAP secret, 12 or more characters.
-            type: str
-          mutual_username:
-            description: Mutual (outgoing) CHAP user name.
-            type: str
-          mutual_password:
-            description: Mutual CHAP secret, 12 or more characters, not equal to O(targets[].chap.password).
-            type: str
   state:
     description: Whether the target O(name) exists.
     type: str
@@ -214,30 +149,6 @@ options:
         O(initiators) or O(initiator_addresses).
     type: bool
     default: false
-  chap:
-    description:
-      - CHAP credentials. Omit (or leave empty) for no CHAP; accounts no longer bound to any
-        target are deleted.
-      - "tgt: accounts are global and tgtadm never shows their secrets; the module knows the
-        last secret it applied from its persisted files and recreates the account when the
-        secret changes. With O(persist=false) an existing account is trusted as it is."
-    type: dict
-    suboptions:
-      username:
-        description: User name the initiator authenticates with (incoming CHAP).
-        type: str
-      password:
-        description:
-          - Its secret, 12-255 characters (RFC 3720 section 8.2.1); printable ASCII without blanks, quotes, C(#), C(<), C(>) or backslash.
-          - "With provider V(tgt) and O(persist=true) (the default) user names and secrets use only C(A-Z a-z 0-9 _ . + @ % = : , / -)
-            (tgt-admin passes them to C(/bin/sh) unquoted)."
-        type: str
-      mutual_username:
-        description: User name the target authenticates with (mutual / outgoing CHAP).
-        type: str
-      mutual_password:
-        description: Its secret, 12 or more characters; must differ from O(chap.password).
-        type: str
   persist:
     description:
       - "Write the provider's configuration so a daemon restart restores the same state. tgt:
@@ -255,18 +166,6 @@ options:
       - Needs a non-empty O(targets); refused with O(name) (it would remove every other target).
     type: bool
     default: false
-  force:
-    description:
-      - Allow removing, replacing or switching to read-only LUNs and targets that have active
-        sessions (the initiators lose them or their writes fail), changing a CHAP secret shared
-        with an unmanaged target, and a backing store under a system directory or a mounted
-        block device.
-    type: bool
-    default: false
-  control_port:
-    description: tgtd's control port (C(tgtd -C N), C(tgtadm -C N)), 0-65535.
-    type: int
-    default: 0
 """
 
 EXAMPLES = r"""
@@ -355,55 +254,14 @@ rollback_failed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
-from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import SpecError, normalise
-from ansible_collections.sanboot.lab.plugins.module_utils.target import _tgt
-from ansible_collections.sanboot.lab.plugins.module_utils.target import _tgt_run
-from ansible_collections.sanboot.lab.plugins.module_utils.target import _ietd
-
-LUN = dict(lun=dict(type="int", required=True), path=dict(type="path", required=True),
-           type=dict(type="str", choices=["fileio", "blockio"], default="fileio"),
-           readonly=dict(type="bool", default=False), serial=dict(type="str"))
-CHAP = dict(username=dict(type="str"), password=dict(type="str", no_log=True),
-            mutual_username=dict(type="str"), mutual_password=dict(type="str", no_log=True))
+from ansible_collections.sanboot.lab.plugins.module_utils.target._module import (
+    MUTUALLY_EXCLUSIVE, REQUIRED_ONE_OF, argument_spec, run)
 
 
 def main():
-    per_target = dict(
-        luns=dict(type="list", elements="dict", options=LUN),
-        initiators=dict(type="list", elements="str"),
-        initiator_addresses=dict(type="list", elements="str"),
-        allow_all=dict(type="bool", default=False),
-        chap=dict(type="dict", options=CHAP))
-    item = dict(per_target, name=dict(type="str", required=True),
-                state=dict(type="str", choices=["present", "absent"], default="present"))
-    spec = dict(per_target, name=dict(type="str"),
-                targets=dict(type="list", elements="dict", options=item),
-                state=dict(type="str", choices=["present", "absent"], default="present"),
-                provider=dict(type="str", choices=["tgt", "ietd"], default="tgt"),
-                portals=dict(type="list", elements="str", default=[]),
-                persist=dict(type="bool", default=True), config_dir=dict(type="path"),
-                purge=dict(type="bool", default=False), force=dict(type="bool", default=False),
-                control_port=dict(type="int", default=0))
-    for key in ("luns", "initiators", "initiator_addresses"):
-        spec[key] = dict(spec[key], default=[])
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           mutually_exclusive=[("name", "targets")],
-                           required_one_of=[("name", "targets")])
-    p = module.params
-    try:
-        specs, warnings = normalise(p, p["provider"], check_paths=True)
-        portals = [_tgt.normalise_portal(v, "portals[%d]" % i) for i, v in enumerate(p["portals"])]
-    except (SpecError, ValueError) as e:
-        module.fail_json(msg=str(e))
-    for w in warnings:
-        module.warn(w)
-    runner = Runner(module)
-    if p["provider"] == "tgt":
-        result = _tgt_run.converge(module, runner, specs, portals)
-    else:
-        result = _ietd.converge(module, runner, specs, portals)
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=MUTUALLY_EXCLUSIVE, required_one_of=REQUIRED_ONE_OF)
+    module.exit_json(**run(module))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """tgt provider of iscsi_target (private): read the state of one tgtd.
 
-Parses ``tgtadm --op show --mode target|account|portal`` as tgt 1.0.85 prints it.
+Parses ``tgtadm --op show --mode target|account|portal`` as tgt 1.0.85 prints it.  tgt prints
+a session (an "I_T nexus") with the initiator's name and alias and the connection it logged in
+with (its id and the initiator's address), as recorded at login.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class TgtTarget(object):
         self.luns, self.initiators, self.addresses = [], [], []
         self.allow_all = False
         self.incoming, self.outgoing, self.sessions = [], [], []
+        self.nexuses = []   # sessions in full: nexus, initiator, alias, connections [{cid, address}]
 
     def lun(self, number):
         for lun in self.luns:
@@ -54,13 +57,13 @@ def lun_size(path, fallback):
 
 def parse_targets(text, sizes=True):
     """Targets from ``tgtadm --op show --mode target`` (LUN 0, the controller, is left out)."""
-    targets, t, section, lun, sess = [], None, None, None, None
+    targets, t, section, lun = [], None, None, None
     for raw in text.splitlines():
         m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
         if m:
             t = TgtTarget(int(m.group(1)), m.group(2))
             targets.append(t)
-            section = lun = sess = None
+            section = lun = None
             continue
         line = raw.strip()
         if t is None or not line:
@@ -69,13 +72,7 @@ def parse_targets(text, sizes=True):
             section = line[:-len(" information:")]
             continue
         if section == "I_T nexus":
-            if line.startswith("I_T nexus:"):
-                sess = dict(initiator=None, address=None)
-                t.sessions.append(sess)
-            elif line.startswith("Initiator:") and sess is not None:
-                sess["initiator"] = line.split(":", 1)[1].split(" alias:")[0].strip()
-            elif line.startswith("IP Address:") and sess is not None:
-                sess["address"] = line.split(":", 1)[1].strip()
+            _nexus_line(t, line)
         elif section == "LUN":
             key, dummy, val = line.partition(":")
             val = val.strip()
@@ -115,6 +112,33 @@ def parse_targets(text, sizes=True):
             if sizes:
                 lun.size_bytes = lun_size(lun.path, lun.size_bytes)
     return targets
+
+
+def _nexus_line(t, line):
+    """One line of a target's "I_T nexus information" (``t.sessions`` keeps iscsi_target's short
+    form: initiator and address)."""
+    key, dummy, val = line.partition(":")
+    val = val.strip()
+    if key == "I_T nexus":
+        t.sessions.append(dict(initiator=None, address=None))
+        t.nexuses.append(dict(nexus=int(val) if val.isdigit() else val, initiator=None,
+                              alias=None, connections=[]))
+    elif not t.nexuses:
+        return
+    elif key == "Initiator":
+        name, dummy, alias = val.partition(" alias:")
+        alias = alias.strip()
+        t.sessions[-1]["initiator"] = t.nexuses[-1]["initiator"] = name.strip()
+        t.nexuses[-1]["alias"] = alias if alias and alias != "none" else None
+    elif key == "Connection":
+        t.nexuses[-1]["connections"].append(dict(cid=int(val) if val.isdigit() else val, address=None))
+    elif key.endswith("IP Address"):       # "IP Address" (iscsi over TCP), "RDMA IP Address" (iSER)
+        if key == "IP Address":
+            t.sessions[-1]["address"] = val
+        conns = t.nexuses[-1]["connections"]
+        if not conns or conns[-1]["address"] is not None:
+            conns.append(dict(cid=None, address=None))
+        conns[-1]["address"] = val
 
 
 def parse_accounts(text):
