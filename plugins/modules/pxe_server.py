@@ -25,7 +25,7 @@ description:
     its network or holding the server's own address; a MAC not of the form C(aa:bb:cc:dd:ee:ff);
     a MAC, IP, host name or UUID reserved twice; a reservation outside every served network; a
     kernel or initrd missing from the TFTP tree; a missing boot loader; a kernel command line with
-    a C(*password*=) parameter; a symbolic link below O(tftp_root) that resolves outside it."
+    a C(*password*=) parameter; a symbolic link below O(tftp_root) that resolves outside it; a system directory as O(tftp_root)."
   - "Secrets: TFTP has no authentication, so an iPXE script holding CHAP credentials (C(set username),
     C(set password); never in the C(iscsi:) URI) can be fetched by any TFTP client that reaches the
     server on a served network. That is why DHCP and TFTP are served only on the storage networks

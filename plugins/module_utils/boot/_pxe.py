@@ -50,6 +50,8 @@ CMDLINE_BAD = re.compile(r"[\x00-\x1f\x7f$\\\"'`;|&#<>]")
 SECRET_WORD = re.compile(r"(?i)(?:^|\s)[\w.-]*(password|passwd|secret)[\w.-]*=")
 RESERVED = ("current", "SHA256SUMS")
 AOE_SHELF_MAX, AOE_SLOT_MAX = 0xfffe, 0xfe
+SYSTEM_DIRS = ("", "/etc", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/sys", "/dev",
+               "/run", "/var", "/var/lib", "/root", "/home", "/srv", "/tmp")
 
 
 class PxeError(ValueError):
@@ -309,10 +311,12 @@ def normalise(params):
     warnings, secrets = [], []
     for key in ("tftp_root", "config_path"):
         value = params.get(key)
-        if not isinstance(value, str) or not value.startswith("/") or value.rstrip("/") == "" \
-                or re.search(r"[\x00-\x1f\x7f,]", value):
-            _fail(key, "%r: an absolute path, not '/', without commas or control characters "
+        if not isinstance(value, str) or not value.startswith("/") or re.search(r"[\s,#\x00-\x1f\x7f]", value):
+            _fail(key, "%r: an absolute path without blanks, commas, '#' or control characters "
                        "(dnsmasq option values are comma-separated)" % (value,))
+        if value.rstrip("/") in SYSTEM_DIRS:
+            _fail(key, "%s is a system directory: TFTP would serve it and files would be written "
+                       "into it; use a directory of its own such as /srv/tftp" % value)
     tftp_user = params.get("tftp_user") or "dnsmasq"
     if not re.match(r"\A[a-z_][a-z0-9_-]{0,31}\Z", tftp_user):
         _fail("tftp_user", "%r is not a user name" % tftp_user)

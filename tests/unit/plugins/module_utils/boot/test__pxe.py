@@ -110,6 +110,8 @@ BAD = [
     (("boot_entries", 2, "type"), "http", r"boot_entries\[2\].type"),
     (("tftp_root",), "/", r"tftp_root"),
     (("tftp_root",), "/srv/a,b", r"tftp_root"),
+    (("tftp_root",), "/srv/my tftp", r"tftp_root: .*without blanks"),
+    (("tftp_root",), "/etc/", r"tftp_root: /etc/ is a system directory"),
     (("config_path",), "relative.conf", r"config_path"),
     (("tftp_user",), "Bad User", r"tftp_user"),
     (("ipxe_bootfile",), "../x", r"ipxe_bootfile"),
