@@ -105,7 +105,7 @@ class Pxe(object):
         sh("ip", "-n", NS_C, "addr", "flush", "dev", IF_C)
         sh("ip", "-n", NS_C, "link", "set", IF_C, "address", mac, "up")
         argv = ["ip", "netns", "exec", NS_C, "busybox", "udhcpc", "-i", IF_C, "-f", "-q", "-n", "-t", "5",
-                "-T", "1", "-A", "1", "-s", os.path.join(self.base, "udhcpc.sh")]
+                "-T", "2", "-A", "1", "-s", os.path.join(self.base, "udhcpc.sh")]
         if ipxe:
             argv += ["-x", "0xaf:130101"]               # option 175 (iPXE's encapsulated options)
         proc = sh(*argv, check=False, timeout=20, env=dict(os.environ, SBPXE_OUT=out))
