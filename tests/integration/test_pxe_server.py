@@ -106,7 +106,9 @@ class Pxe(object):
         sh("ip", "-n", NS_C, "link", "set", IF_C, "address", mac, "up")
         argv = ["ip", "netns", "exec", NS_C, "busybox", "udhcpc", "-i", IF_C, "-f", "-q", "-n", "-t", "5",
                 "-T", "2", "-A", "1", "-s", os.path.join(self.base, "udhcpc.sh")]
-        if ipxe:
+        if ipxe == "userclass":
+            argv += ["-x", "0x4d:69505845"]             # option 77, user class "iPXE" only
+        elif ipxe:
             argv += ["-x", "0xaf:130101"]               # option 175 (iPXE's encapsulated options)
         proc = sh(*argv, check=False, timeout=20, env=dict(os.environ, SBPXE_OUT=out))
         assert proc.returncode == 0 and os.path.exists(out), proc.stdout + proc.stderr
@@ -194,6 +196,7 @@ def test_pxe_server_end_to_end(pxe):
             lease = pxe.lease(mac, ipxe=ipxe)
             assert (lease.get("ip"), lease.get("siaddr"), lease.get("boot_file")) == (ip, SERVER, boot_file), (host, ipxe, lease)
             assert "router" not in lease
+    assert pxe.lease(HOSTS["guest2"][0], ipxe="userclass")["boot_file"] == "ipxe/guest2.ipxe"
     stranger = pxe.lease("02:5b:00:00:10:99")
     assert stranger["ip"].startswith("198.51.100.2") and not stranger.get("boot_file"), stranger
 
@@ -230,3 +233,5 @@ def test_pxe_server_end_to_end(pxe):
     with open(pxe.log) as f:
         log = f.read()
     assert "sent %s/ipxe/guest2.ipxe to 198.51.100.142" % pxe.root in log, log
+    escape = [line for line in log.splitlines() if "escape.txt" in line]
+    assert escape and not [line for line in escape if " sent " in line], escape
