@@ -102,13 +102,15 @@ def _create(dfd, prefix, mode, shown):
     raise OSError(errno.EEXIST, "no free temporary name next to %s" % shown)
 
 
-def _fill(dfd, fd, name, data, mode):
+def _fill(dfd, fd, name, data, mode, owner=None):
     """Write ``data`` to the new file ``fd`` (``name`` in ``dfd``), ``fsync`` and close it; on
-    any failure the file is removed."""
+    any failure the file is removed.  ``owner``: ``(uid, gid)`` set before any byte is written."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
     try:
         try:
+            if owner is not None:
+                os.fchown(fd, owner[0], owner[1])   # before any byte is written
             if stat.S_IMODE(os.fstat(fd).st_mode) != mode:
                 os.fchmod(fd, mode)          # the umask took bits: give them back (never more)
             view = memoryview(data)
@@ -129,9 +131,9 @@ def _unlink_quietly(dfd, name):
         pass
 
 
-def _write_at(dfd, name, data, mode, shown):
+def _write_at(dfd, name, data, mode, shown, owner=None):
     fd, tmp = _create(dfd, ".%s.sanboot-" % name, mode, shown)
-    _fill(dfd, fd, tmp, data, mode)
+    _fill(dfd, fd, tmp, data, mode, owner)
     try:
         os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
     except BaseException:
@@ -169,15 +171,16 @@ def write_atomic(path, data, mode=0o644, parents=False):
         os.close(dfd)
 
 
-def write_in(root, rel, data, mode=0o644):
+def write_in(root, rel, data, mode=0o644, owner=None):
     """:func:`write_atomic` of ``root/rel``, contained in ``root`` (missing directories are
-    created with mode 0755); UnsafePath when a component or the file is a symlink."""
+    created with mode 0755); UnsafePath when a component or the file is a symlink.  ``owner``:
+    ``(uid, gid)`` given to the temporary file before it is written and renamed."""
     parts = _components(rel)
     shown = os.path.join(root, *parts)
     dfd = open_dir(root, "/".join(parts[:-1]), create=True)
     try:
         _check_regular(_lstat_at(dfd, parts[-1]), shown)
-        _write_at(dfd, parts[-1], data, mode, shown)
+        _write_at(dfd, parts[-1], data, mode, shown, owner)
     finally:
         os.close(dfd)
 
@@ -226,5 +229,132 @@ def list_in(root, rel_dir):
         return []
     try:
         return sorted(os.listdir(dfd))
+    finally:
+        os.close(dfd)
+
+
+def stat_in(root, rel):
+    """``lstat`` of ``root/rel`` (None when missing), reached like :func:`read_in`; the last
+    component itself may be anything (a symlink is reported, not followed)."""
+    parts = _components(rel)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    if dfd is None:
+        return None
+    try:
+        return _lstat_at(dfd, parts[-1])
+    finally:
+        os.close(dfd)
+
+
+def open_in(root, rel):
+    """A read-only descriptor of the regular file ``root/rel`` (None when missing), contained like
+    :func:`read_in`; the caller closes it."""
+    parts = _components(rel)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    if dfd is None:
+        return None
+    try:
+        st = _lstat_at(dfd, parts[-1])
+        if st is None:
+            return None
+        _check_regular(st, os.path.join(root, *parts))
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+def readlink_in(root, rel):
+    """Target of the symlink ``root/rel``; None when missing; UnsafePath when not a symlink."""
+    st = stat_in(root, rel)
+    if st is None:
+        return None
+    if not stat.S_ISLNK(st.st_mode):
+        raise UnsafePath("%s is not a symbolic link" % os.path.join(root, *_components(rel)))
+    parts = _components(rel)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    try:
+        return os.readlink(parts[-1], dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
+def symlink_in(root, rel, target):
+    """Point the symlink ``root/rel`` at ``target`` atomically: a new link under a temporary name,
+    renamed over the old one (``rename(2)`` replaces a link, never follows it), so a reader sees
+    the old or the new target, never none.  ``target`` must be one relative name in the same
+    directory; a regular file or directory at ``rel`` is refused."""
+    if not target or "/" in target or target in (".", ".."):
+        raise UnsafePath("%s: link target %r must be a name in the same directory" % (rel, target))
+    parts = _components(rel)
+    shown = os.path.join(root, *parts)
+    dfd = open_dir(root, "/".join(parts[:-1]), create=True)
+    try:
+        st = _lstat_at(dfd, parts[-1])
+        if st is not None and not stat.S_ISLNK(st.st_mode):
+            raise UnsafePath("%s exists and is not a symbolic link: refusing to replace it" % shown)
+        tmp = ".%s.sanboot-%s" % (parts[-1], os.urandom(6).hex())
+        os.symlink(target, tmp, dir_fd=dfd)
+        try:
+            os.rename(tmp, parts[-1], src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            os.unlink(tmp, dir_fd=dfd)
+            raise
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def rename_in(root, rel_src, rel_dst):
+    """Rename ``root/rel_src`` to ``root/rel_dst`` (both in the same directory, contained like
+    :func:`read_in`); refused when ``rel_dst`` exists."""
+    src, dst = _components(rel_src), _components(rel_dst)
+    if src[:-1] != dst[:-1]:
+        raise UnsafePath("%s -> %s: only a rename within one directory" % (rel_src, rel_dst))
+    dfd = open_dir(root, "/".join(src[:-1]))
+    try:
+        if _lstat_at(dfd, dst[-1]) is not None:
+            raise OSError(errno.EEXIST, "%s exists" % os.path.join(root, *dst))
+        os.rename(src[-1], dst[-1], src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _rmtree_at(dfd):
+    for name in os.listdir(dfd):
+        st = _lstat_at(dfd, name)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            sub = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            try:
+                _rmtree_at(sub)
+            finally:
+                os.close(sub)
+            os.rmdir(name, dir_fd=dfd)
+        elif st is not None:
+            os.unlink(name, dir_fd=dfd)      # a symlink is removed, never followed
+
+
+def rmtree_in(root, rel):
+    """Remove the directory ``root/rel`` and everything in it (nothing when missing), never
+    following a symlink: a link inside is removed as a link."""
+    parts = _components(rel)
+    if not parts:
+        raise UnsafePath("%s: refusing to remove the root itself" % root)
+    dfd = open_dir(root, "/".join(parts[:-1]))
+    if dfd is None:
+        return
+    try:
+        st = _lstat_at(dfd, parts[-1])
+        if st is None:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafePath("%s is not a directory" % os.path.join(root, *parts))
+        sub = os.open(parts[-1], _DIR_FLAGS, dir_fd=dfd)
+        try:
+            _rmtree_at(sub)
+        finally:
+            os.close(sub)
+        os.rmdir(parts[-1], dir_fd=dfd)
+        os.fsync(dfd)
     finally:
         os.close(dfd)

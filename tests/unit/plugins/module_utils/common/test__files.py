@@ -126,3 +126,54 @@ def test_write_new_removes_the_file_when_writing_fails(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="Input/output"):
         _files.write_new(str(tmp_path), "p.", b"data")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_owner_is_set_before_the_rename(tmp_path):
+    root = tmp_path / "r"
+    root.mkdir()
+    _files.write_in(str(root), "a/f", "x", 0o600, owner=(os.getuid(), os.getgid()))
+    st = os.lstat(str(root / "a/f"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (os.getuid(), os.getgid(), 0o600)
+
+
+def test_symlink_switch_is_a_rename_and_contained(tmp_path):
+    root = tmp_path / "r"
+    (root / "images" / "g1").mkdir(parents=True)
+    assert _files.readlink_in(str(root), "images/current") is None
+    _files.symlink_in(str(root), "images/current", "g1")
+    _files.symlink_in(str(root), "images/current", "g2")
+    assert os.readlink(str(root / "images/current")) == "g2"
+    assert sorted(os.listdir(str(root / "images"))) == ["current", "g1"]      # no temporary left
+    assert stat.S_ISLNK(_files.stat_in(str(root), "images/current").st_mode)
+    for bad in ("../g1", "/etc", ""):
+        with pytest.raises(_files.UnsafePath):
+            _files.symlink_in(str(root), "images/current", bad)
+    with pytest.raises(_files.UnsafePath, match="not a symbolic link"):
+        _files.symlink_in(str(root), "images/g1", "x")
+    with pytest.raises(_files.UnsafePath, match="not a symbolic link"):
+        _files.readlink_in(str(root), "images/g1")
+
+
+def test_rename_rmtree_and_open_stay_inside(tmp_path):
+    root, outside = tmp_path / "r", tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    (outside / "keep").write_text("keep")
+    _files.write_in(str(root), "images/.g1.new/vmlinuz", b"k")
+    os.symlink(str(outside), str(root / "images/.g1.new/link"))
+    _files.rename_in(str(root), "images/.g1.new", "images/g1")
+    with pytest.raises(OSError):
+        _files.rename_in(str(root), "images/g1", "images/g1")
+    with pytest.raises(_files.UnsafePath):
+        _files.rename_in(str(root), "images/g1", "other/g1")
+    fd = _files.open_in(str(root), "images/g1/vmlinuz")
+    with os.fdopen(fd, "rb") as f:
+        assert f.read() == b"k"
+    assert _files.open_in(str(root), "images/g1/none") is None
+    with pytest.raises(_files.UnsafePath):
+        _files.open_in(str(root), "images/g1/link")
+    _files.rmtree_in(str(root), "images/g1")
+    _files.rmtree_in(str(root), "images/g1")
+    assert os.listdir(str(root / "images")) == [] and (outside / "keep").read_text() == "keep"
+    with pytest.raises(_files.UnsafePath):
+        _files.rmtree_in(str(root), "")
