@@ -293,5 +293,6 @@ def main():
     run(module, LibvirtDriver(runner, module.params, libvirt) if driver == "libvirt"
         else DRIVERS[driver](runner, module.params))
 
+
 if __name__ == "__main__":
     main()

@@ -147,7 +147,7 @@ options:
         type: list
         elements: str
       cmdline:
-        description: Kernel command line; no quotes, C($ ; | & # < >), and no C(*password*=) parameter.
+        description: Kernel command line; no quotes, none of C($) C(;) C(|) C(&) C(#) C(<) C(>), and no C(*password*=) parameter.
         type: str
       loader:
         description: V(pxelinux) (default) or V(ipxe) (a PXE ROM chainloads iPXE, which runs the script).

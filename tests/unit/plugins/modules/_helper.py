@@ -310,12 +310,12 @@ class Table(object):
         add_processes(tmp, setup.get("proc"))
         rebase_host_paths(monkeypatch, tmp, list(_all_module_utils()) + [self.module])
         interfaces = setup.get("interfaces") or {}
-        monkeypatch.setattr(_netif, "flags", lambda name: interfaces.get(name))
+        monkeypatch.setattr(_netif, "flags", interfaces.get)
         commands = Commands(mocks.pop("run_command", []), mocks.pop("bin_paths", {}), tmp)
         monkeypatch.setattr(basic.AnsibleModule, "run_command",
-                            lambda self, args, **kw: commands.run_command(self, args, **kw))
+                            lambda self, args, **kw: commands.run_command(self, args, **kw))  # pylint: disable=unnecessary-lambda
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
-                            lambda self, arg, required=False, opt_dirs=None:
+                            lambda self, arg, required=False, opt_dirs=None:  # pylint: disable=unnecessary-lambda
                             commands.get_bin_path(self, arg, required, opt_dirs))
         checks = [commands]
         ctx = Context(monkeypatch, tmp)

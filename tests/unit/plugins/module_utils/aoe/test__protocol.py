@@ -35,15 +35,15 @@ def test_short_frames_are_padded_to_60_bytes():
 def test_ata_read_request_bytes():
     frame = _protocol.pack_ata(TGT, SRC, 1, 0, 7, _protocol.ATA_READ_EXT, lba=0x123456, count=2)
     assert frame[:_protocol.ATA_HLEN] == h("525400aabbcc 020000000001 88a2"
-                                      "10 00 0001 00 00 00000007"
-                                      "40 00 02 24 563412000000 0000")   # aflags E, count, cmd, LBA LE
+                                           "10 00 0001 00 00 00000007"
+                                           "40 00 02 24 563412000000 0000")   # aflags E, count, cmd, LBA LE
     assert len(frame) == 60
 
 
 def test_ata_write_request_carries_data():
     data = bytes(range(256)) * 2
     frame = _protocol.pack_ata(TGT, SRC, 65534, 254, 0xFFFFFFFF, _protocol.ATA_WRITE_EXT, lba=(1 << 48) - 1,
-                          count=1, data=data)
+                               count=1, data=data)
     assert frame[14:24] == h("10 00 fffe fe 00 ffffffff")
     assert frame[24:36] == h("41 00 01 34 ffffffffffff 0000")           # aflags E|W
     assert frame[36:] == data and len(frame) == 36 + 512
