@@ -10,6 +10,7 @@ only as a last resort).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -62,3 +63,44 @@ class Tgtd(object):
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
+
+
+def open_qemu_io(portal, target, initiator, chap):
+    """qemu-io logged in to LUN 1 of ``target`` with CHAP (``chap``: username, password), reading
+    commands from its stdin; returned once the first read answered (so the session is up)."""
+    opts = "driver=iscsi,transport=tcp,portal=%s,target=%s,lun=1,initiator-name=%s" % (portal, target, initiator)
+    proc = subprocess.Popen(["qemu-io", "--object", "secret,id=s0,data=%s" % chap["password"],
+                             "--image-opts", opts + ",user=%s,password-secret=s0" % chap["username"]],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        proc.stdin.write("read 0 512\n")
+        proc.stdin.flush()
+        line = ""
+        while "read 512/512" not in line:   # logged in once the first read answered
+            line = proc.stdout.readline()
+            assert line, "qemu-io ended before logging in"
+    except BaseException:
+        close_qemu_io(proc)
+        raise
+    return proc
+
+
+def close_qemu_io(proc):
+    """End a qemu-io of ``open_qemu_io``: close its stdin, wait 30 s, then SIGKILL to its PID."""
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def qemu_io_session(portal, target, initiator, chap):
+    """An iSCSI session held open by ``open_qemu_io`` for the ``with`` block; yields the process."""
+    proc = open_qemu_io(portal, target, initiator, chap)
+    try:
+        yield proc
+    finally:
+        close_qemu_io(proc)

@@ -20,7 +20,7 @@ import pytest
 from _ansible import ansible_env, command  # noqa: E402  pylint: disable=wrong-import-order
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _tgtd import Tgtd  # noqa: E402  pylint: disable=wrong-import-position
+from _tgtd import Tgtd, close_qemu_io, open_qemu_io  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.integration
 
@@ -112,31 +112,14 @@ def session(tmp_path):
     def open_session(target):
         fifo = str(tmp_path / ("s%d.fifo" % len(procs)))
         os.mkfifo(fifo)
-        opts = "driver=iscsi,transport=tcp,portal=%s,target=%s,lun=1,initiator-name=%s" % (
-            PORTAL, target, CLIENT)
-        proc = subprocess.Popen(["qemu-io", "--object", "secret,id=s0,data=%s" % CHAP["password"],
-                                 "--image-opts", opts + ",user=%s,password-secret=s0"
-                                 % CHAP["username"]], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = open_qemu_io(PORTAL, target, CLIENT, CHAP)
         procs.append(proc)
-        proc.stdin.write("read 0 512\n")
-        proc.stdin.flush()
-        line = ""
-        while "read 512/512" not in line:   # logged in once the first read answered
-            line = proc.stdout.readline()
-            assert line, "qemu-io ended before logging in"
         return proc
 
     yield open_session
     for proc in procs:
         if proc.poll() is None:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, 9)
-                proc.wait()
+            close_qemu_io(proc)
 
 
 def test_bad_input_refused_before_any_change(tgtd, disks):

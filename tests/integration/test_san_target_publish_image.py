@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _ansible import ansible_env, command, run_json  # noqa: E402  pylint: disable=wrong-import-position
-from _tgtd import Tgtd  # noqa: E402  pylint: disable=wrong-import-position
+from _tgtd import Tgtd, qemu_io_session  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.integration
 
@@ -91,24 +90,8 @@ def stamp(lab):
 @pytest.fixture
 def session():
     """Hold an iSCSI session to TARGET open (qemu-io logged in with CHAP, reading stdin)."""
-    opts = ("driver=iscsi,transport=tcp,portal=%s,target=%s,lun=1,initiator-name=%s,user=%s,"
-            "password-secret=s0" % (PORTAL, TARGET, CLIENT, CHAP["username"]))
-    proc = subprocess.Popen(["qemu-io", "--object", "secret,id=s0,data=%s" % CHAP["password"],
-                             "--image-opts", opts], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    proc.stdin.write("read 0 512\n")
-    proc.stdin.flush()
-    line = ""
-    while "read 512/512" not in line:
-        line = proc.stdout.readline()
-        assert line, "qemu-io ended before logging in"
-    yield proc
-    proc.stdin.close()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, 9)
-        proc.wait()
+    with qemu_io_session(PORTAL, TARGET, CLIENT, CHAP) as proc:
+        yield proc
 
 
 def test_publish_sequence(lab, tmp_path):

@@ -373,3 +373,31 @@ class Table(object):
                     assert f.read() == want["content"], "content of %s" % rel
             if "mode" in want:
                 assert oct(os.stat(path).st_mode & 0o7777) == oct(_mode(want["mode"])), "mode of %s" % rel
+
+
+# ---------------------------------------------------------------- main() with hand-written seams
+class ModuleExit(Exception):
+    """Raised by exit_json/fail_json under ``run_main``; ``args[0]`` is the result dict."""
+
+
+def run_main(monkeypatch, module, args, run_command, bin_path=None):
+    """Run ``module.main()`` with ``args`` (the whole ANSIBLE_MODULE_ARGS, ``_ansible_*`` keys
+    included) and ``run_command(self, argv, **kw)`` in place of AnsibleModule.run_command;
+    ``bin_path(name)``, when given, answers get_bin_path.  Return the result dict of
+    exit_json/fail_json, with ``failed`` set to False or True."""
+    def exit_json(self, **kw):
+        raise ModuleExit(dict(kw, failed=False))
+
+    def fail_json(self, **kw):
+        raise ModuleExit(dict(kw, failed=True))
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    if bin_path is not None:
+        monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: bin_path(n))
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+    with pytest.raises(ModuleExit) as e:
+        module.main()
+    return e.value.args[0]

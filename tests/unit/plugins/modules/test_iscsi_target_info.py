@@ -3,23 +3,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """iscsi_target_info's main() with a scripted run_command (tgtadm answers from fixtures)."""
 
-import json
-
 import pytest
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
+from _helper import run_main  # pylint: disable=wrong-import-order
 
 from ansible_collections.sanboot.lab.plugins.modules import iscsi_target_info
 
 fixture = fixture_reader()
 TGTADM = "/usr/sbin/tgtadm"
 SHOW = {"target": "tgt_show_target.txt", "account": "tgt_show_account.txt", "portal": "tgt_show_portal.txt"}
-
-
-class Exit(Exception):
-    pass
 
 
 def run(monkeypatch, args, check=False, answers=True):
@@ -32,22 +25,9 @@ def run(monkeypatch, args, check=False, answers=True):
             return 107, "", "tgtadm: can't send the request to the tgt daemon, Transport endpoint is not connected\n"
         return 0, fixture(SHOW[argv[argv.index("--mode") + 1]]), ""
 
-    def exit_json(self, **kw):
-        raise Exit(dict(kw, failed=False))
-
-    def fail_json(self, **kw):
-        raise Exit(dict(kw, failed=True))
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: "/usr/sbin/" + n)
-    args = dict(args, _ansible_check_mode=check)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    with pytest.raises(Exit) as e:
-        iscsi_target_info.main()
-    return e.value.args[0], calls
+    result = run_main(monkeypatch, iscsi_target_info, dict(args, _ansible_check_mode=check), run_command,
+                      bin_path=lambda n: "/usr/sbin/" + n)
+    return result, calls
 
 
 CASES = [

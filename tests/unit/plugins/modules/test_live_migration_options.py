@@ -5,23 +5,16 @@
 runs and before libvirt is needed; the documentation of each option agrees with the drivers'
 table (``_driver.MigrationDriver``, ``OPTIONS`` of each driver)."""
 
-import json
-
 import pytest
 import yaml
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
+from _helper import run_main  # pylint: disable=wrong-import-order
 
 from ansible_collections.sanboot.lab.plugins.modules import live_migration
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import MigrationDriver
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS
 
 OPTIONS = yaml.safe_load(live_migration.DOCUMENTATION)["options"]
-
-
-class Exit(Exception):
-    pass
 
 
 def run(monkeypatch, args, libvirt=None):
@@ -32,22 +25,9 @@ def run(monkeypatch, args, libvirt=None):
         calls.append(argv)
         return 1, "", "no such host"
 
-    def exit_json(self, **kw):
-        raise Exit(dict(kw, failed=False))
-
-    def fail_json(self, **kw):
-        raise Exit(dict(kw, failed=True))
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(live_migration, "libvirt", libvirt)
     args = dict(dict(domain="g1", source="hv1", destination="hv2"), **args)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    with pytest.raises(Exit) as e:
-        live_migration.main()
-    return e.value.args[0], calls
+    return run_main(monkeypatch, live_migration, args, run_command), calls
 
 
 @pytest.mark.parametrize("args,errors", [

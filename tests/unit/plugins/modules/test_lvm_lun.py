@@ -3,14 +3,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """lvm_lun's main() with a scripted run_command (LVM answers from fixtures; no processes)."""
 
-import json
-
 import pytest
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
-from _helper import Table  # pylint: disable=wrong-import-order
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
+from _helper import Table, run_main  # pylint: disable=wrong-import-order
 
 from ansible_collections.sanboot.lab.plugins.modules import lvm_lun
 from ansible_collections.sanboot.lab.plugins.module_utils.common import _stores
@@ -19,10 +15,6 @@ MiB = 1024 * 1024
 
 
 fixture = fixture_reader("lvm")
-
-
-class Exit(Exception):
-    pass
 
 
 def run(monkeypatch, args, lvs_after=None, check=False, ports=()):
@@ -40,26 +32,12 @@ def run(monkeypatch, args, lvs_after=None, check=False, ports=()):
             return 0, lvs.pop(0) if len(lvs) > 1 else lvs[0], ""
         return 0, "", ""
 
-    def exit_json(self, **kw):
-        raise Exit(dict(kw, failed=False))
-
-    def fail_json(self, **kw):
-        raise Exit(dict(kw, failed=True))
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: None
-                        if n == "tgtadm" else "/sbin/" + n)
     monkeypatch.setattr(_stores, "vblade_exports", lambda proc="/proc": [])
     monkeypatch.setattr(_stores, "tgtd_control_ports", lambda run_dir=None: list(ports))
     monkeypatch.setattr(lvm_lun._lvm, "read_mountinfo", lambda: fixture("mountinfo"))
     args = dict(args, _ansible_check_mode=check, _ansible_diff=True)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    with pytest.raises(Exit) as e:
-        lvm_lun.main()
-    return e.value.args[0], calls
+    result = run_main(monkeypatch, lvm_lun, args, run_command, bin_path=lambda n: None if n == "tgtadm" else "/sbin/" + n)
+    return result, calls
 
 
 def test_create(monkeypatch):

@@ -11,18 +11,13 @@ import re
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
+from _helper import run_main  # pylint: disable=wrong-import-order
 
 from ansible_collections.sanboot.lab.plugins.modules import pxe_server
 
 SECRET = "s3cret-chap-pw"
 IP_JSON = json.dumps([{"ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
                       {"ifname": "sbpxe0", "addr_info": [{"family": "inet", "local": "198.51.100.130", "prefixlen": 25}]}])
-
-
-class Exit(Exception):
-    pass
 
 
 def args(tmp_path, **kw):
@@ -68,23 +63,10 @@ def run(monkeypatch, module_args, check=False, dnsmasq_rc=0):
             return dnsmasq_rc, "", "dnsmasq: bad option at line 3" if dnsmasq_rc else "dnsmasq: syntax check OK."
         raise AssertionError(argv)
 
-    def exit_json(self, **kw):
-        raise Exit(dict(kw, failed=False))
-
-    def fail_json(self, **kw):
-        raise Exit(dict(kw, failed=True))
-
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, n, required=False: "/usr/sbin/" + n)
     data = dict(module_args, _ansible_check_mode=check, _ansible_diff=True,
                 _ansible_remote_tmp=module_args["tftp_root"] + "-tmp", _ansible_keep_remote_files=False)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": data})))
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
-    with pytest.raises(Exit) as e:
-        pxe_server.main()
-    return e.value.args[0], [[os.path.basename(argv[0])] + list(argv[1:3]) for argv in calls]
+    result = run_main(monkeypatch, pxe_server, data, run_command, bin_path=lambda n: "/usr/sbin/" + n)
+    return result, [[os.path.basename(argv[0])] + list(argv[1:3]) for argv in calls]
 
 
 def test_check_then_apply_then_idempotent(monkeypatch, tree):

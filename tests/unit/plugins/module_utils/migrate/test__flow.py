@@ -7,24 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from _migrate_fixtures import guest, host  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate import _flow as m
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import MigrationError
-
-
-def host(name, **kw):
-    facts = {"name": name, "reachable": True, "accepts": True, "arch": "x86_64",
-             "vendor": "intel", "free_memory_bytes": 4 << 30, "addresses": ["198.51.100.31"],
-             "paths": None}
-    facts.update(kw)
-    return facts
-
-
-def guest(**kw):
-    facts = {"name": "g1", "found": True, "on_destination": False, "memory_bytes": 512 << 20,
-             "disks": [{"kind": "network", "protocol": "iscsi", "portal": "198.51.100.10",
-                        "target": "iqn.2024-01.lab.sanboot:g1", "lun": 1, "device": "vda"}]}
-    facts.update(kw)
-    return facts
 
 
 # ---- the shared flow, with a fake module and a fake driver -------------------------------

@@ -7,26 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from _migrate_fixtures import guest, host  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate import _plan as m
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import describe_path
 
 BYPATH = "/dev/disk/by-path/ip-198.51.100.10:3260-iscsi-iqn.2024-01.lab.sanboot:g1-lun-1"
-
-
-def host(name, **kw):
-    facts = {"name": name, "reachable": True, "accepts": True, "arch": "x86_64",
-             "vendor": "intel", "free_memory_bytes": 4 << 30, "addresses": ["198.51.100.31"],
-             "paths": None}
-    facts.update(kw)
-    return facts
-
-
-def guest(**kw):
-    facts = {"name": "g1", "found": True, "on_destination": False, "memory_bytes": 512 << 20,
-             "disks": [{"kind": "network", "protocol": "iscsi", "portal": "198.51.100.10",
-                        "target": "iqn.2024-01.lab.sanboot:g1", "lun": 1, "device": "vda"}]}
-    facts.update(kw)
-    return facts
 
 
 def test_all_good():
