@@ -134,8 +134,7 @@ class Pxe(object):
 def pxe():
     assert os.geteuid() == 0, "the PXE integration test needs root (network namespaces, dnsmasq)"
     for tool in ("dnsmasq", "busybox", "curl", "ip"):
-        if not shutil.which(tool):
-            pytest.skip("%s is not installed (Makefile APT_PACKAGES)" % tool)
+        assert shutil.which(tool), "%s is not installed (make deps installs Makefile APT_PACKAGES)" % tool
     base = tempfile.mkdtemp(prefix="sbpxe-", dir="/tmp")
     os.chmod(base, 0o755)
     p = Pxe(base)

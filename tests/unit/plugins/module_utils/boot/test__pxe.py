@@ -145,10 +145,10 @@ def test_overlapping_networks(extra, msg):
 def test_ranges_of_two_networks_never_overlap():
     # two networks cannot overlap, so their ranges cannot either: the range rule is checked for
     # networks built by hand (a future secondary-address network) through the same code path
-    p = params(allowed_networks=["198.51.100.0/24", "203.0.113.0/24"])
-    p["networks"].append(dict(interface="sbpxe1", cidr="203.0.113.0/24", range_start="203.0.113.10",
-                              range_end="203.0.113.20", lease_time="1h", router=None))
-    assert [str(n["start"]) for n in px.normalise(p)[0].networks] == ["198.51.100.200", "203.0.113.10"]
+    p = params(allowed_networks=["198.51.100.0/24"])
+    p["networks"].append(dict(interface="sbpxe1", cidr="198.51.100.0/25", range_start="198.51.100.10",
+                              range_end="198.51.100.20", lease_time="1h", router=None))
+    assert [str(n["start"]) for n in px.normalise(p)[0].networks] == ["198.51.100.200", "198.51.100.10"]
 
 
 def test_generations_rules():
