@@ -6,4 +6,4 @@
 from __future__ import annotations
 
 BENCHMARKS = ("tgt_throughput", "iscsi_target_scale", "aoe_throughput", "migration_announce",
-              "migration_stress")
+              "migration_stress", "netboot_time")
