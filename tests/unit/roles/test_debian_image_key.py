@@ -48,7 +48,7 @@ def image_dir(caller, tasks_file, user_vars=None):
 
 
 def test_lab_image_keeps_its_directory():
-    assert image_dir("lab", "image.yml") == CACHE + "/images/bookworm-dde6086ad208c8be"
+    assert image_dir("lab", "image.yml") == CACHE + "/images/bookworm-071ce484af78b79a"
 
 
 def test_lab_image_without_backports_keeps_its_directory():
