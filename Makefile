@@ -24,11 +24,11 @@ APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iprou
 	qemu-system-x86 fdisk e2fsprogs shellcheck dnsmasq-base busybox curl syslinux syslinux-common mtools \
 	dosfstools cpio
 
-COLLECTION_SRC := galaxy.yml README.md $(shell find meta plugins roles playbooks docs -type f \
+COLLECTION_SRC := galaxy.yml README.md COPYING CHANGELOG.md changelogs/changelog.yaml $(shell find meta plugins roles playbooks docs inventories -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help deps collection lab lab-up site lab-down testbed testbed-down test test-unit test-sanity test-lint \
-	test-integration test-molecule bench clean
+	test-integration test-molecule bench changelog clean
 
 help:
 	@echo "make lab        build the embedded lab (LXC hosts on sanbr0) and run playbooks/site.yml on it"
@@ -36,6 +36,7 @@ help:
 	@echo "make testbed    start the QEMU kernel testbed (198.51.100.30; make testbed-down stops it)"
 	@echo "make test       unit, sanity, lint, integration (real tgtd/vblade) and molecule tests"
 	@echo "make bench      benchmarks (tables on stdout, JSON under bench/results/)"
+	@echo "make changelog  fold changelogs/fragments/ into changelogs/changelog.yaml, regenerate CHANGELOG.md"
 
 ## ---- dependencies -------------------------------------------------------------------------
 $(CACHE)/stamp-apt: Makefile
@@ -114,6 +115,14 @@ test-molecule: collection
 
 bench: collection
 	python -m bench
+
+## ---- changelog (antsibull-changelog; docs/packaging.md) ----------------------------------
+# The unreleased version of galaxy.yml is recorded as a release dated today; fragments are kept and
+# new ones are added to it, edited ones re-read. ansible-doc reads version_added (new modules, roles).
+changelog: deps
+	antsibull-changelog lint
+	antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing --refresh-fragments \
+	  --date $$(date -u +%F)
 
 clean:
 	rm -rf $(CACHE) tests/output

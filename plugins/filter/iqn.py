@@ -9,13 +9,14 @@ DOCUMENTATION = r"""
 ---
 name: iqn
 short_description: Build an iSCSI qualified name (IQN) from a date, a reversed domain and a suffix
+version_added: 0.1.0
 description:
   - Returns C(iqn.<yyyy-mm>.<reversed domain>[:<suffix>]) (RFC 3720 section 3.2.6.3.1), validated
     and folded to lower case.
   - Fails on a name that is not valid, for example a dot instead of the dash in C(yyyy-mm), a
     character outside C(a-z 0-9 - . :) (RFC 3722), or more than 223 bytes.
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 options:
   _input:
     description:

@@ -9,6 +9,7 @@ DOCUMENTATION = r"""
 ---
 name: migration_report
 short_description: Judge live migrations from ping -D output and a guest's sequence file
+version_added: 0.1.0
 description:
   - Parses, per migration, the output of C(ping -D) run during it (lost pings from ping's own
     C(transmitted)/C(received) count, icmp_seq numbers never answered, the longest gap between
@@ -24,7 +25,7 @@ description:
   - Returns the rows, a plain-text table (direction, total, downtime, transferred, lost pings,
     longest gap, announced, memory, kernel log), and C(ok).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 options:
   _input:
     description:

@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: aoe_export
 short_description: Export a file or block device over ATA over Ethernet (vblade), supervised
+version_added: 0.1.0
 description:
   - Makes one vblade AoE export (device C(e<shelf>.<slot>) on O(interface)) present or absent.
   - The running vblade processes (C(/proc/*/cmdline) in the module's network namespace) are the
@@ -36,7 +37,7 @@ description:
     with O(force=true).
   - vblade 25 has no option for the AoE config string, so this module offers none.
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - vblade (tested with vblade 25), C(setsid) and C(kill) (util-linux, procps) on the managed host
   - root (vblade opens a raw socket)

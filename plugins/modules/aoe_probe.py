@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: aoe_probe
 short_description: Find an AoE export and read or write its sectors from userspace
+version_added: 0.1.0
 description:
   - A small ATA over Ethernet initiator in Python (AF_PACKET raw socket, ethertype 0x88A2), for
     hosts without the aoe kernel driver. C(aoeping)/C(aoecfg) cannot be used against vblade on
@@ -28,7 +29,7 @@ description:
     shelf/slot and O(mac) does not name one. Replies from a group or all-zero source MAC are ignored."
   - Only the Python standard library is needed on the managed host, and root (C(CAP_NET_RAW)).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: initramfs_aoe
 short_description: Make a Debian system mount its root filesystem from an ATA over Ethernet disk
+version_added: 0.1.0
 description:
   - Configures initramfs-tools in the running system or in an image directory (O(root)) so that
     the initramfs finds the AoE disk C(/dev/etherd/e<shelf>.<slot>) before it mounts the root
@@ -45,7 +46,7 @@ description:
     driver; a symbolic link below O(root) in the way of a managed file (nothing is read, written
     or removed outside O(root)).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - initramfs-tools and a kernel with the aoe driver (CONFIG_ATA_OVER_ETH) in O(root); C(chroot)
     when O(root) is not C(/)

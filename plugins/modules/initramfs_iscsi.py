@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: initramfs_iscsi
 short_description: Make a Debian or Ubuntu system boot with its root filesystem on iSCSI
+version_added: 0.1.0
 description:
   - Configures open-iscsi's initramfs-tools hook in the running system or in an image directory
     (O(root)) so that the initramfs logs in to an iSCSI target before it mounts the root filesystem,
@@ -38,7 +39,7 @@ description:
   - Files are replaced atomically (a new temporary file created with its final mode, synced,
     renamed over the old one), so the secrets file is never readable by others, not even briefly.
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - initramfs-tools, open-iscsi and a kernel in O(root); C(chroot) when O(root) is not C(/)
 attributes:
@@ -81,8 +82,7 @@ options:
       - When omitted the file must already name one (C(InitiatorName=)).
     type: str
   chap:
-    description: CHAP credentials for the login; secrets need at least 12 characters
-      (RFC 3720 section 8.2.1).
+    description: CHAP credentials for the login; secrets need at least 12 characters (RFC 3720 section 8.2.1).
     type: dict
     suboptions:
       username:

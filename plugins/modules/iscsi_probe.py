@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: iscsi_probe
 short_description: Check an iSCSI LUN from userspace as a given initiator (libiscsi, qemu-io)
+version_added: 0.1.0
 description:
   - Logs in to O(target) at O(portal) as O(initiator_name), optionally with CHAP, and reports what
     the initiator sees - without a kernel initiator (libiscsi's C(iscsi-ls), C(iscsi-inq),
@@ -24,7 +25,7 @@ description:
   - CHAP secrets are never put on a command line (environment for libiscsi, a 0600 secret file for
     qemu-io).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - libiscsi-bin (iscsi-ls, iscsi-inq, iscsi-readcapacity16) on the managed host
   - qemu-utils and qemu-block-extra (qemu-io with the iscsi driver) for O(write_test)

@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: iscsi_target
 short_description: iSCSI targets with their LUNs, ACLs and CHAP (tgt, ietd)
+version_added: 0.1.0
 description:
   - Converges one target (O(name)) or many in one call (O(targets)) on the managed host.
   - "Provider V(tgt): reads the running state with C(tgtadm --op show), plans the difference and
@@ -47,7 +48,7 @@ description:
     re-added) is taken back and the error is reported with C(cmd), C(rc), C(stdout), C(stderr)
     (RV(rolled_back) lists the undo commands)."
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - "tgt: C(tgtadm) and a running C(tgtd)"
   - "ietd: nothing to render; C(ietadm) to apply live"

@@ -10,6 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: iscsi_target_info
 short_description: What a tgt iSCSI target daemon serves - targets, LUNs, ACLs, CHAP users, sessions
+version_added: 0.1.0
 description:
   - Reads one C(tgtd) (the one on O(control_port)) with C(tgtadm --op show --mode target),
     C(--mode account) and C(--mode portal) and returns every target with its LUNs, its ACL, the
@@ -24,7 +25,7 @@ description:
     refused before anything runs: O(control_port) outside 0-65535, control characters in O(name)."
   - Provider tgt only (tgt 1.0.85 output, Debian 12); for an IET target read C(/proc/net/iet).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - C(tgtadm) and a running C(tgtd)
 extends_documentation_fragment:

@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: live_migration
 short_description: Move a running guest to another hypervisor, after checking it can go
+version_added: 0.1.0
 description:
   - Live-migrates the running domain O(domain) from O(source) to O(destination) with libvirt,
     the Xen xl toolstack or the Xen xend toolstack (xm).
@@ -43,7 +44,7 @@ description:
     hosts with blanks, control or shell characters, such URIs, a bad O(ssh_command). Each ssh
     command line built here has C(--) before the host."
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - libvirt - libvirt-python (Debian C(python3-libvirt)) on the host that runs the module.
   - xl, xm - the toolstack on both dom0s, C(ssh), C(ip), C(ss) and coreutils C(timeout).

@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: lvm_lun
 short_description: A thick LVM logical volume made to be exported as a LUN
+version_added: 0.1.0
 description:
   - Creates, grows or removes a thick (linear) logical volume in an existing volume group, for use as
     the backing store of an iSCSI LUN (M(sanboot.lab.iscsi_target)) or an AoE export
@@ -25,7 +26,7 @@ description:
   - Check mode runs the same C(lvcreate), C(lvextend) or C(lvremove) with LVM's own C(--test) (LVM
     checks the request and writes no metadata).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - lvm2 (C(vgs), C(lvs), C(lvcreate), C(lvextend), C(lvremove)) and device-mapper in the kernel
 attributes:

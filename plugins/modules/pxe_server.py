@@ -9,6 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: pxe_server
 short_description: DHCP and TFTP for network boot with dnsmasq, served only on storage networks
+version_added: 0.1.0
 description:
   - Writes a dnsmasq configuration file (O(config_path)) and the TFTP tree below O(tftp_root) for
     hosts that boot from the network - C(sanboot) of an iSCSI LUN or an AoE target through iPXE, or a
@@ -39,7 +40,7 @@ description:
   - Files are written atomically with their final mode and owner, never through a symbolic link,
     inside O(tftp_root); C(tftp-secure) serves only files owned by O(tftp_user). See docs/netboot.md.
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - dnsmasq (C(dnsmasq --test)) and iproute2 (C(ip -j addr)) on the managed host
 attributes:

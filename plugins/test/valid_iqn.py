@@ -9,12 +9,13 @@ DOCUMENTATION = r"""
 ---
 name: valid_iqn
 short_description: Whether a string is a valid iSCSI name (iqn., eui. or naa.)
+version_added: 0.1.0
 description:
   - True for names after RFC 3720 section 3.2.6.3 (C(iqn.yyyy-mm.<reversed domain>[:<id>]),
     C(eui.) + 16 hex digits) and RFC 3980 (C(naa.) + 16 or 32 hex digits), at most 223 bytes, made
     of C(a-z 0-9 - . :) (RFC 3722; upper case counts as valid because it folds to lower case).
 author:
-  - sanboot.lab developers (@sanboot)
+  - sanboot.lab developers (!UNKNOWN)
 options:
   _input:
     description: The name to test.
