@@ -23,3 +23,17 @@ def test_builder_create(tmp_path):
     containerfile = (tmp_path / "Containerfile").read_text()
     assert "ansible-galaxy" in containerfile and "ansible-core==2.18.19" in containerfile
     assert "community.libvirt" in (context / "requirements.yml").read_text()
+
+
+def test_builder_introspects_the_collection():
+    """Installed in an EE, the collection asks for requirements-ee.txt and bindep.txt
+    (meta/execution-environment.yml), not the controller pins of requirements.txt."""
+    import ansible_builder  # pylint: disable=import-outside-toplevel
+
+    script = os.path.join(os.path.dirname(ansible_builder.__file__), "_target_scripts", "introspect.py")
+    proc = subprocess.run([sys.executable, script, "introspect", os.path.join(ROOT, ".cache", "pytest-collections")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "netaddr==1.3.0  # from collection sanboot.lab" in proc.stdout
+    assert "libvirt-devel [platform:rpm compile]  # from collection sanboot.lab" in proc.stdout
+    assert "ansible==" not in proc.stdout and "ansible-core" not in proc.stdout
