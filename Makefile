@@ -28,13 +28,14 @@ COLLECTION_SRC := galaxy.yml README.md COPYING CHANGELOG.md changelogs/changelog
 	-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help deps collection lab lab-up site lab-down testbed testbed-down test test-unit test-sanity test-lint \
-	test-integration test-molecule bench changelog clean
+	test-integration test-molecule bench changelog docs clean
 
 help:
 	@echo "make lab        build the embedded lab (LXC hosts on sanbr0) and run playbooks/site.yml on it"
 	@echo "make lab-down   remove everything the embedded lab created"
 	@echo "make testbed    start the QEMU kernel testbed (198.51.100.30; make testbed-down stops it)"
 	@echo "make test       unit, sanity, lint, integration (real tgtd/vblade) and molecule tests"
+	@echo "make docs       the docs site (antsibull-docs + Sphinx) in .cache/docs/build/html"
 	@echo "make bench      benchmarks (tables on stdout, JSON under bench/results/)"
 	@echo "make changelog  fold changelogs/fragments/ into changelogs/changelog.yaml, regenerate CHANGELOG.md"
 
@@ -112,6 +113,25 @@ test-lint: collection
 test-molecule: collection
 	rm -rf .ansible/collections/ansible_collections/sanboot   # ansible-lint's copy would shadow ours
 	cd $(CURDIR) && molecule test --all
+
+# The docs site from the installed collection: antsibull-docs writes the RST, Sphinx the HTML.
+# Offline, the links into docs.ansible.com (intersphinx) cannot resolve: their warnings go to
+# .cache/docs/warnings.log; DOCS_STRICT=1 fails on any warning (needs the network).
+DOCS       := $(CACHE)/docs
+DOCS_STRICT ?=
+$(VENV)/stamp-docs: requirements-docs.txt $(VENV)/stamp
+	$(VENV)/bin/pip install -q -r requirements-docs.txt
+	@touch $@
+
+docs: collection $(VENV)/stamp-docs
+	rm -rf $(DOCS) && mkdir -m 0755 -p $(DOCS)
+	antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS) sanboot.lab >/dev/null
+	mkdir -m 0755 -p $(DOCS)/rst
+	antsibull-docs --config-file $(DOCS)/antsibull-docs.cfg collection --cleanup everything --fail-on-error \
+	  --use-current --squash-hierarchy --dest-dir $(DOCS)/rst sanboot.lab
+	sphinx-build -M html $(DOCS)/rst $(DOCS)/build -c $(DOCS) -q --keep-going -w $(DOCS)/warnings.log \
+	  $(if $(DOCS_STRICT),-W)
+	@echo "docs site: $(DOCS)/build/html/index.html ($$(grep -c WARNING $(DOCS)/warnings.log || true) warnings, see $(DOCS)/warnings.log)"
 
 bench: collection
 	python -m bench

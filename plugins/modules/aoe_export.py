@@ -108,6 +108,11 @@ options:
     type: str
     choices: [auto, systemd, process]
     default: auto
+seealso:
+  - module: sanboot.lab.aoe_probe
+    description: Find the export and read or write its sectors from userspace.
+  - module: sanboot.lab.initramfs_aoe
+    description: Boot a system with its root on the export.
 """
 
 EXAMPLES = r"""

@@ -80,6 +80,11 @@ options:
         address. Without it the first target that answered is used, and a write is refused when
         more than one answered.
     type: str
+seealso:
+  - module: sanboot.lab.aoe_export
+    description: Export a file or block device over AoE (vblade).
+  - module: sanboot.lab.initramfs_aoe
+    description: Boot a system with its root on the export.
 """
 
 EXAMPLES = r"""

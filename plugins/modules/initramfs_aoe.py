@@ -121,6 +121,8 @@ seealso:
     link: https://docs.kernel.org/admin-guide/aoe/aoe.html
   - module: sanboot.lab.aoe_export
   - module: sanboot.lab.initramfs_iscsi
+  - module: sanboot.lab.pxe_server
+    description: Network boot (DHCP, TFTP, iPXE sanboot) of the guest.
 """
 
 EXAMPLES = r"""

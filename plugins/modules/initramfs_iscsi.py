@@ -151,12 +151,12 @@ options:
     elements: str
     default: [all]
 notes:
-  - Several portals end up as C(ISCSI_TARGET_IP="A B"); open-iscsi 2.1.8 logs in to each address
-    with the same port, target and credentials.
+  - Several portals end up as C(ISCSI_TARGET_IP="A B"); open-iscsi 2.1.8 logs in to each address with the same port, target and credentials.
 seealso:
   - name: open-iscsi README.Debian
     description: The initramfs configuration file and kernel parameters.
     link: https://salsa.debian.org/linux-blocks-team/open-iscsi/-/blob/master/debian/README.Debian
+  - module: sanboot.lab.initramfs_aoe
 """
 
 EXAMPLES = r"""

@@ -101,6 +101,13 @@ options:
     description: Seconds each tool may take before the probe fails (1-3600).
     type: int
     default: 60
+seealso:
+  - module: sanboot.lab.iscsi_target
+    description: Create the targets, LUNs, ACLs and CHAP users this module checks.
+  - module: sanboot.lab.iscsi_target_info
+    description: What the target daemon serves, read on the target host.
+  - module: sanboot.lab.initramfs_iscsi
+    description: Boot a system with its root on the LUN.
 """
 
 EXAMPLES = r"""

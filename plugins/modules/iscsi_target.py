@@ -167,6 +167,13 @@ options:
       - Needs a non-empty O(targets); refused with O(name) (it would remove every other target).
     type: bool
     default: false
+seealso:
+  - module: sanboot.lab.iscsi_target_info
+    description: Read back what tgtd serves (targets, LUNs, ACLs, CHAP users, sessions).
+  - module: sanboot.lab.iscsi_probe
+    description: Check a LUN from userspace as a given initiator.
+  - module: sanboot.lab.lvm_lun
+    description: A thick logical volume to back a LUN.
 """
 
 EXAMPLES = r"""

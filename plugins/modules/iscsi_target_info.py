@@ -48,6 +48,8 @@ options:
     type: str
 seealso:
   - module: sanboot.lab.iscsi_target
+  - module: sanboot.lab.iscsi_probe
+    description: Check a LUN from userspace as a given initiator.
 """
 
 EXAMPLES = r"""

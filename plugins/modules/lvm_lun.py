@@ -72,6 +72,11 @@ options:
       open volume).
     type: bool
     default: false
+seealso:
+  - module: sanboot.lab.iscsi_target
+    description: Export the logical volume as an iSCSI LUN.
+  - module: sanboot.lab.aoe_export
+    description: Export the logical volume over ATA over Ethernet.
 """
 
 EXAMPLES = r"""

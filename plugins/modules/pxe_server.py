@@ -185,6 +185,9 @@ options:
     default: pxelinux.0
   dns: {description: "Keep dnsmasq's DNS server; by default C(port=0) switches it off.", type: bool, default: false}
   log_dhcp: {description: Log every DHCP exchange (C(log-dhcp))., type: bool, default: false}
+seealso:
+  - module: sanboot.lab.initramfs_aoe
+  - module: sanboot.lab.initramfs_iscsi
 """
 
 EXAMPLES = r"""
