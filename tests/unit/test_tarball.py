@@ -24,13 +24,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GALAXY = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
 
 # Top-level entries every tarball has; any other top-level *.txt (bindep.txt) ships too, except
-# the repository's own pinned requirements.
+# the repository's own pinned requirements (requirements-ee.txt, an EE's Python needs, ships).
 SHIPPED = {
-    "CHANGELOG.md", "COPYING", "FILES.json", "MANIFEST.json", "README.md",
+    "CHANGELOG.md", "COPYING", "FILES.json", "MANIFEST.json", "README.md", "requirements-ee.txt",
     "changelogs", "docs", "inventories", "meta", "playbooks", "plugins", "roles", "tests",
 }
 FORBIDDEN_TOP = {"molecule", "bench", "Makefile", "ansible.cfg", "pytest.ini", "galaxy.yml",
-                 "requirements.txt", "requirements-test.txt"}
+                 "requirements.txt", "requirements-test.txt", "requirements-docs.txt", "requirements.yml",
+                 "execution-environment.yml"}
 
 DECOYS = {
     ".pytest_cache/v/cache/lastfailed": "{}",

@@ -5,6 +5,7 @@
 runs): status, rc, the task's runner_on_ok event and the artifacts directory."""
 
 import os
+import sys
 
 import ansible_runner
 
@@ -24,7 +25,9 @@ PLAY = """\
 """
 
 
-def test_runner_runs_a_play(tmp_path):
+def test_runner_runs_a_play(tmp_path, monkeypatch):
+    # the venv's ansible-playbook, whether or not its bin directory is on PATH
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     project = tmp_path / "project"
     project.mkdir()
     (project / "check.yml").write_text(PLAY)
