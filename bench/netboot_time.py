@@ -96,7 +96,7 @@ def main(argv):
     run = Run("netboot_time", {"rounds": rounds, "guests": guests})
     raw, rows = {}, []
     for guest in guests:
-        raw[guest] = [one_boot(guest) for _ in range(rounds)]
+        raw[guest] = [one_boot(guest) for _round in range(rounds)]
         times = [r["multi_user_s"] for r in raw[guest]]
         rows.append({"guest": guest, "path": PATHS[guest], "rounds": rounds,
                      "ssh_s": statistics.median(r["ssh_s"] for r in raw[guest]),
