@@ -221,8 +221,8 @@ def test_dnsmasq_config():
     assert "dhcp-option=tag:sbnet0,option:router,198.51.100.129" in text.splitlines() and "port=0" not in text
 
 
-@pytest.mark.skipif(not shutil.which("dnsmasq"), reason="dnsmasq not installed")
 def test_dnsmasq_accepts_the_rendered_config(tmp_path):
+    assert shutil.which("dnsmasq"), "dnsmasq not installed (Makefile APT_PACKAGES: dnsmasq-base)"
     conf = tmp_path / "pxe.conf"
     conf.write_text(pr.render_dnsmasq(req(log_dhcp=True)))
     proc = subprocess.run(["dnsmasq", "--test", "-C", str(conf)], capture_output=True, text=True, check=False)
