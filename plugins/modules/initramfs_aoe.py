@@ -226,26 +226,14 @@ def main():
             rebuild = ir.kernels_to_rebuild(versions, bool(changed_files), root)
         elif changed_files:
             rebuild = list(versions)
-    if not module.check_mode:
-        done = 0
-        try:
-            for change in changed_files:
-                ir.write_file(root, change)
-                done += 1
-        except (ir.RequestError, OSError) as e:
-            module.fail_json(msg="writing /%s: %s" % (changed_files[done].rel, e), changed=done > 0)
-        runner = Runner(module)
-        for version in rebuild:
-            runner(ir.update_argv(root, version), msg="update-initramfs failed for %s" % version)
+    ir.apply_plan(module, Runner(module), root, changed_files, rebuild)
 
     result = dict(
         changed=bool(changed_files or rebuild),
         kernel_cmdline=aoe.kernel_cmdline(req),
-        initrd=[ir.initrd_path(root, v) for v in versions],
-        kernels=[dict(version=v, kernel=ir.rpath(root, "boot/vmlinuz-%s" % v),
-                      initrd=ir.initrd_path(root, v)) for v in versions],
         files=[ir.rpath(root, c.rel) for c in changed_files],
         rebuilt=rebuild,
+        **ir.boot_files(root, versions)
     )
     if req["state"] == "present":
         result["device"] = req["device"]

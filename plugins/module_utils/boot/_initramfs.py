@@ -303,3 +303,26 @@ def kernels_to_rebuild(versions, files_changed, root):
     if files_changed:
         return list(versions)
     return [v for v in versions if not os.path.exists(initrd_path(root, v))]
+
+
+def apply_plan(module, runner, root, changed_files, rebuild):
+    """Write the planned files below ``root`` and rebuild the initramfs of the ``rebuild`` kernel
+    versions; nothing in check mode. A failed write fails the module naming the file."""
+    if module.check_mode:
+        return
+    done = 0
+    try:
+        for change in changed_files:
+            write_file(root, change)
+            done += 1
+    except (RequestError, OSError) as e:
+        module.fail_json(msg="writing /%s: %s" % (changed_files[done].rel, e), changed=done > 0)
+    for version in rebuild:
+        runner(update_argv(root, version), msg="update-initramfs failed for %s" % version)
+
+
+def boot_files(root, versions):
+    """The ``initrd`` and ``kernels`` return values of the initramfs modules."""
+    return dict(initrd=[initrd_path(root, v) for v in versions],
+                kernels=[dict(version=v, kernel=rpath(root, "boot/vmlinuz-%s" % v), initrd=initrd_path(root, v))
+                         for v in versions])
