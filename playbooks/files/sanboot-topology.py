@@ -76,22 +76,21 @@ def dot(facts):
     out = ["digraph sanboot_lab {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
            '  edge [fontname="Helvetica", fontsize=9];']
     for net in facts.get("networks", []):
-        out.append("  %s [shape=box, style=filled, fillcolor=lightgrey, label=%s];"
-                   % (q(net["bridge"]), q("bridge %s\n%s\ncontroller %s"
-                                            % (net["bridge"], net.get("cidr", "-"), net.get("address", "-")))))
+        label = "bridge %s\n%s\ncontroller %s" % (net["bridge"], net.get("cidr", "-"), net.get("address", "-"))
+        out.append("  %s [shape=box, style=filled, fillcolor=lightgrey, label=%s];" % (q(net["bridge"]), q(label)))
     bridge = facts["networks"][0]["bridge"] if facts.get("networks") else None
     for name in sorted(hosts):
         host = hosts[name]
         groups = [g for g in host.get("groups", []) if g != "lab_hosts"]
         if name in san:
             continue  # drawn as a cluster below
-        out.append("  %s [shape=box3d, label=%s];" % (q(name), q("%s\n%s\n%s" % (name, host.get("address", "-"),
-                                                                                  ",".join(groups)))))
+        label = "%s\n%s\n%s" % (name, host.get("address", "-"), ",".join(groups))
+        out.append("  %s [shape=box3d, label=%s];" % (q(name), q(label)))
     for name in sorted(san):
         info, host = san[name], hosts.get(name, {})
         out.append("  subgraph %s {" % q("cluster_" + name))
-        out.append("    label=%s; style=rounded;" % q("%s %s (SAN target, portal %s)"
-                                                       % (name, host.get("address", "-"), info.get("portal", "-"))))
+        label = "%s %s (SAN target, portal %s)" % (name, host.get("address", "-"), info.get("portal", "-"))
+        out.append("    label=%s; style=rounded;" % q(label))
         out.append("    %s [shape=cylinder, label=%s];" % (q(name), q("%s\n%s" % (name, host.get("address", "-")))))
         for target in info.get("iscsi", []):
             for lun in target.get("luns", []):
