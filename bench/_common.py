@@ -124,10 +124,21 @@ class Run:
             f.write("\n")
         print("load average %s -> %s; JSON: %s"
               % (self.load_before, data["load_average_after"], os.path.relpath(path, ROOT)))
+        write_plot(data, path[:-len(".json")] + ".png")
         for note in notes or []:
             print("note: %s" % note)
         print()
         return data
+
+
+def write_plot(data, png_path):
+    """The PNG of ``data``'s series next to its JSON (bench/_plot.py); a failure is a note, never fatal."""
+    try:
+        from bench._plot import plot  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+        if plot(data, png_path):
+            print("plot: %s" % os.path.relpath(png_path, ROOT))
+    except Exception as exc:  # noqa: BLE001  pylint: disable=broad-exception-caught
+        print("note: no plot (%s: %s)" % (type(exc).__name__, exc))
 
 
 def print_table(title, columns, rows):
