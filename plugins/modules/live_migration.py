@@ -12,34 +12,28 @@ short_description: Move a running guest to another hypervisor, after checking it
 version_added: 0.1.0
 description:
   - Live-migrates the running domain O(domain) from O(source) to O(destination) with libvirt,
-    the Xen xl toolstack or the Xen xend toolstack (xm).
-  - Before the guest is touched every precheck runs; the module fails with every failed check
-    in RV(errors) and the guest untouched when one fails. The checks are that the domain runs
-    on the source, the destination is not the source (by name, or for libvirt an address of
-    the source host), the destination is reachable and accepts migrations (libvirt - a distinct
-    host UUID, and over an ssh URI a free migration port - the port of O(migrate_uri) when it
-    names one, else at least one port of qemu.conf C(migration_port_min)..C(migration_port_max)
-    not held by a listening socket, C(ss -Hltn)); xm - C(xend-relocation-server yes), a
-    C(xend-relocation-hosts-allow) that admits the source, xend itself listening on the
-    relocation port and no other process holding it), the same CPU architecture and vendor
-    (a running guest cannot move between Intel and AMD CPUs), enough free memory on the
-    destination, every guest disk is shared storage the destination can reach (a network disk
-    such as iSCSI, or an iSCSI LUN under C(/dev/disk/by-path) that the destination has too; a local
-    file or block device is refused), no domain of that name already runs on the destination, and,
-    with O(storage_network), both hosts have an address in it.
-  - Then it migrates, verifies that the domain runs on the destination and no longer on the
-    source, and returns the times and the amount of data from the hypervisor's own job
-    statistics where it keeps them (libvirt).
-  - An option whose description starts with driver names (C(libvirt, xm -)) is honoured by those
-    drivers only. With another driver any value but its default is refused before anything
-    runs, never ignored (O(tls=true) with xm, whose xend relocation is plaintext, for example).
-  - A failed, refused or timed-out migration leaves the guest running on the source; the
-    module then fails with RV(location=source) after checking where the guest runs.
-  - Idempotent - when the domain already runs on the destination and not on the source,
-    nothing is done and C(changed) is false.
-  - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the
-    destination with O(ssh_command) as root, the ssh trust the role C(sanboot.lab.xen_relocation)
-    sets up.
+    the Xen xl toolstack or the Xen xend toolstack (xm); with xl also stopped (O(mode=cold)).
+  - Before the guest is touched every precheck runs; the module fails with every failed check in RV(errors) and the guest
+    untouched when one fails. The checks are that the domain runs on the source, the destination is not the source (by name, or
+    for libvirt an address of the source host), the destination is reachable and accepts migrations (libvirt - a distinct host
+    UUID, and over an ssh URI a free migration port - the port of O(migrate_uri) when it names one, else at least one port of
+    qemu.conf C(migration_port_min)..C(migration_port_max) not held by a listening socket, C(ss -Hltn)); xm -
+    C(xend-relocation-server yes), a C(xend-relocation-hosts-allow) that admits the source, xend itself listening on the
+    relocation port and no other process holding it), the same CPU architecture and vendor (a running guest cannot move between
+    Intel and AMD CPUs), enough free memory on the destination, every guest disk is shared storage the destination can reach (a
+    network disk such as iSCSI, or an iSCSI LUN under C(/dev/disk/by-path) that the destination has too; a local file or block
+    device is refused), no domain of that name already runs on the destination, for xl live moves a source hypervisor that can
+    (see O(mode)), and, with O(storage_network), both hosts have an address in it.
+  - Then it migrates, verifies that the domain runs on the destination and no longer on the source, and returns the times and the
+    amount of data from the hypervisor's own job statistics where it keeps them (libvirt).
+  - An option whose description starts with driver names (C(libvirt, xm -)) is honoured by those drivers only. With another driver
+    any value but its default is refused before anything runs, never ignored (O(tls=true) with xm, whose xend relocation is
+    plaintext, for example).
+  - A failed, refused or timed-out migration leaves the guest running on the source; the module then fails with
+    RV(location=source) after checking where the guest runs.
+  - Idempotent - when the domain already runs on the destination and not on the source, nothing is done and C(changed) is false.
+  - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the destination with O(ssh_command) as root,
+    the ssh trust the role C(sanboot.lab.xen_relocation) sets up.
   - "Refused before any host is asked: O(source), O(destination), O(domain) starting with C(-),
     hosts with blanks, control or shell characters, such URIs, a bad O(ssh_command). Each ssh
     command line built here has C(--) before the host."
@@ -175,6 +169,21 @@ options:
     type: str
     choices: [on_resume, at_switchover]
     default: on_resume
+  mode:
+    description:
+      - xl - V(cold) stops the guest with C(xl save) into O(save_dir), copies the file over O(ssh_command) and runs C(xl restore)
+        on the destination; a failed or timed-out copy or restore restores the guest on the source. V(live) is C(xl migrate).
+      - O(mode=live) is refused before the guest is touched when the source's C(xl info) C(virt_caps) lacks C(shadow) for a PV
+        guest (log-dirty mode needs shadow paging - Xen's C(xen/arch/x86/Kconfig), C(SHADOW_PAGING); Debian's Xen has none and
+        C(xl migrate) fails with C(Failed to enable logdirty)), or both C(hap) and C(shadow) for HVM/PVH. Xen before 4.14 lists
+        neither in C(virt_caps) - it cannot tell, nothing is refused there.
+    type: str
+    choices: [live, cold]
+    default: live
+  save_dir:
+    description: xl - absolute directory of the O(mode=cold) save file C(DOMAIN.save) on both hosts (C(mkdir -p)).
+    type: path
+    default: /var/lib/xen/save
   ssh_command:
     description:
       - Command (split like a shell would) that runs a command on another host; the host name
@@ -185,6 +194,7 @@ options:
 notes:
   - RV(downtime_ms) and RV(transferred_bytes) are None with xl and xm, which keep no job statistics;
     RV(total_time_ms) is then the wall clock of the migration command.
+  - With O(mode=cold) RV(total_time_ms) and RV(downtime_ms) are both the wall clock of the whole move (the guest is stopped throughout).
 """
 
 EXAMPLES = r"""
@@ -206,6 +216,10 @@ EXAMPLES = r"""
     source: dom1
     destination: dom2
     driver: xm
+  delegate_to: dom1
+
+- name: Xen without shadow paging (PV guest) - xl save, copy, xl restore
+  sanboot.lab.live_migration: {domain: guest1, source: dom1, destination: dom2, driver: xl, mode: cold}
   delegate_to: dom1
 """
 
@@ -241,6 +255,7 @@ stats:
       C(announced_after_pause_ms) (milliseconds from the pause event to the first frame on
       the destination; both hosts' clocks), C(armed) (NICs pinned on the destination),
       C(errors), C(source_reannounced) (after a failure).
+    - With O(mode=cold), C(mode), C(save_file), C(save_ms), C(copy_ms), C(restore_ms).
   returned: success, when migrated
   type: dict
 errors:
@@ -257,7 +272,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.sanboot.lab.plugins.module_utils.common._runner import Runner
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._flow import run
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt import LibvirtDriver
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS, validate
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._plan import DRIVERS, argument_spec, validate
 
 try:
     import libvirt
@@ -268,22 +283,7 @@ else:
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            domain=dict(type="str", required=True), source=dict(type="str", required=True),
-            destination=dict(type="str", required=True),
-            driver=dict(type="str", choices=["libvirt", "xl", "xm"], default="libvirt"),
-            live=dict(type="bool", default=True), peer2peer=dict(type="bool", default=True),
-            tls=dict(type="bool", default=False), allow_unsafe_tcg=dict(type="bool", default=False),
-            max_downtime_ms=dict(type="int"), bandwidth_mbps=dict(type="int"),
-            timeout=dict(type="int", default=300), storage_network=dict(type="str"),
-            source_uri=dict(type="str"), destination_uri=dict(type="str"), migrate_uri=dict(type="str"),
-            persistent=dict(type="str", choices=["move", "keep"], default="move"),
-            announce=dict(type="str", choices=["on_resume", "at_switchover"], default="on_resume"),
-            ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     errors = validate(module.params)  # every option the driver cannot honour, before libvirt
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, changed=False)

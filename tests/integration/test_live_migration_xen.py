@@ -203,6 +203,83 @@ def test_xl_timeout_aborts_and_stays_on_source(xen):
     assert (xen.domains("dom1"), xen.domains("dom2")) == (["guest1"], [])
 
 
+# ---- xl on a hypervisor without shadow paging: live refused, mode=cold (FAKE xl save/restore) ----
+
+NOSHADOW = ("source dom1: the hypervisor was built without shadow paging (virt_caps: pv gnttab-v1 "
+            "gnttab-v2; Xen CONFIG_SHADOW_PAGING): a PV guest cannot be live-migrated from it "
+            "(log-dirty mode; xl migrate would fail with 'Failed to enable logdirty: 22'). Use "
+            "mode=cold (xl save / copy / xl restore), or boot a hypervisor built with "
+            "CONFIG_SHADOW_PAGING=y.")
+
+
+def noshadow_lab(xen):
+    """Two FAKE dom0s whose xl info has no 'shadow' in virt_caps (Debian's Xen 4.17)."""
+    xen.host("dom1", "xl_info_noshadow.txt")
+    xen.host("dom2", "xl_info_noshadow.txt")
+    return xen.xl_domain("dom1", "xl_list_iscsi_root.json")
+
+
+def test_xl_live_refused_without_shadow_paging(xen):
+    noshadow_lab(xen)
+    for check_mode in (True, False):
+        res = xen.module(check_mode=check_mode, **XL)
+        assert res["failed"] and res["errors"] == [NOSHADOW] and res["location"] == "source"
+        assert res["changed"] is False
+    assert (xen.domains("dom1"), xen.domains("dom2")) == (["guest1"], [])
+    assert not [c for c in xen.calls("dom1", "xl") if c[0] in ("migrate", "save")]
+
+
+def test_xl_cold_there_and_back_and_idempotent(xen):
+    noshadow_lab(xen)
+    save_dir = str(xen.root / "save")
+    path = save_dir + "/guest1.save"
+    cold = dict(XL, mode="cold", save_dir=save_dir)
+    res = xen.module(**cold)
+    assert not res.get("failed"), res
+    assert res["changed"] and res["location"] == "destination"
+    assert res["total_time_from"] == "wall clock"
+    assert res["downtime_ms"] == res["total_time_ms"] >= 0
+    assert set(res["stats"]) >= {"save_ms", "copy_ms", "restore_ms", "mode", "save_file"}
+    assert (xen.domains("dom1"), xen.domains("dom2")) == ([], ["guest1"])
+    assert ["save", "guest1", path] in xen.calls("dom1", "xl")
+    assert ["restore", xen.root.as_posix() + "/dom2/root" + path] in xen.calls(
+        "dom2", "xl")                                          # the fake ssh maps the path
+    assert not os.path.exists(path) and not os.listdir(xen.root / "dom2" / "root" / path[1:-12])
+
+    again = xen.module(**cold)
+    assert not again.get("failed") and again["changed"] is False
+    assert again["location"] == "destination"
+
+    back = xen.module(**dict(cold, source="dom2", destination="dom1"))
+    assert not back.get("failed"), back
+    assert back["location"] == "destination"
+    assert (xen.domains("dom1"), xen.domains("dom2")) == (["guest1"], [])
+
+
+def test_xl_cold_failed_restore_ends_on_the_source(xen):
+    noshadow_lab(xen)
+    (xen.root / "dom2" / "fail-restore").write_text("xc: error: restore failed: out of memory")
+    save_dir = str(xen.root / "save")
+    res = xen.module(**dict(XL, mode="cold", save_dir=save_dir))
+    assert res["failed"] and res["location"] == "source" and res["changed"] is False
+    assert res["msg"].startswith("migration failed; the guest still runs on the source dom1: "
+                                 "xl restore on dom2 failed (rc=1)")
+    assert "restore failed: out of memory" in res["msg"]
+    assert res["msg"].endswith("the guest was restored on the source dom1")
+    assert (xen.domains("dom1"), xen.domains("dom2")) == (["guest1"], [])
+    assert not os.path.exists(save_dir + "/guest1.save")
+
+
+@pytest.mark.parametrize("driver", ["libvirt", "xm"])
+def test_cold_refused_by_libvirt_and_xm(xen, driver):
+    noshadow_lab(xen)
+    res = xen.module(**dict(XL, driver=driver, mode="cold"))
+    assert res["failed"] and res["changed"] is False
+    assert res["errors"] == [
+        "mode: the %s driver cannot honour mode='cold' (only xl)" % driver]
+    assert xen.domains("dom1") == ["guest1"] and not xen.calls("dom1")
+
+
 # ---- xm / xend -------------------------------------------------------------------------
 
 def xend_config(port, allow="^dom1$"):

@@ -7,7 +7,8 @@ from ``/proc/cpuinfo``, ``ip addr`` and iSCSI by-path names).
 
 A driver (``_libvirt``, ``_xl``, ``_xm``) subclasses :class:`MigrationDriver`: ``name`` (the
 module's ``driver``), ``OPTIONS`` (the options of :attr:`MigrationDriver.NEUTRAL` it honours),
-``option_errors()``, ``gather()``, ``migrate()`` (returns stats or raises
+``option_errors()``, ``gather()``, ``fact_errors()`` (its own checks of those facts),
+``migrate()`` (returns stats or raises
 :class:`MigrationError`) and ``locate()`` (``{"source": bool, "destination": bool}``);
 ``gather()`` returns plain facts:
 
@@ -65,8 +66,10 @@ class MigrationDriver(abc.ABC):
         "live": True,
         "max_downtime_ms": None,
         "migrate_uri": None,
+        "mode": "live",
         "peer2peer": True,
         "persistent": "move",
+        "save_dir": "/var/lib/xen/save",
         "source_uri": None,
         "tls": False,
     }
@@ -95,6 +98,10 @@ class MigrationDriver(abc.ABC):
     @abc.abstractmethod
     def gather(self):
         """``(guest, source, destination)`` facts (see the module docstring)."""
+
+    def fact_errors(self, guest, src, dst):
+        """This driver's own refusals from the gathered facts (after ``_plan.prechecks``)."""
+        return []
 
     @abc.abstractmethod
     def migrate(self):

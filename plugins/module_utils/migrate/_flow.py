@@ -32,7 +32,8 @@ def run(module, driver):
         result.update(location="destination", msg="domain already runs on the destination")
         module.exit_json(**result)
     errors = prechecks(guest, src, dst, p.get("storage_network"))
-    errors += tcg_errors(guest, src, p) if guest.get("found") else []
+    errors += tcg_errors(guest, src, p) + driver.fact_errors(guest, src, dst) \
+        if guest.get("found") else []
     if errors:
         module.fail_json(msg="precheck failed, guest not touched: " + "; ".join(errors),
                          errors=errors, location="source" if guest.get("found") else None,
@@ -59,7 +60,8 @@ def run(module, driver):
     if failure is None and where.get("destination") and not where.get("source"):
         result.update(location="destination", wall_time_ms=wall_ms,
                       total_time_ms=stats.get("total_time_ms", wall_ms),
-                      total_time_from=("hypervisor" if "total_time_ms" in stats else "wall clock"),
+                      total_time_from=stats.pop("total_time_from", "hypervisor" if "total_time_ms"
+                                                in stats else "wall clock"),
                       downtime_ms=stats.get("downtime_ms"),
                       transferred_bytes=stats.get("transferred_bytes"),
                       stats=stats)

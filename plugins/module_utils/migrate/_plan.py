@@ -198,6 +198,25 @@ def name_errors(params):
     return errors
 
 
+def argument_spec():
+    """The options of the module ``live_migration`` (documented there)."""
+    return dict(
+        domain=dict(type="str", required=True), source=dict(type="str", required=True),
+        destination=dict(type="str", required=True),
+        driver=dict(type="str", choices=["libvirt", "xl", "xm"], default="libvirt"),
+        live=dict(type="bool", default=True), peer2peer=dict(type="bool", default=True),
+        tls=dict(type="bool", default=False), allow_unsafe_tcg=dict(type="bool", default=False),
+        max_downtime_ms=dict(type="int"), bandwidth_mbps=dict(type="int"),
+        timeout=dict(type="int", default=300), storage_network=dict(type="str"),
+        source_uri=dict(type="str"), destination_uri=dict(type="str"), migrate_uri=dict(type="str"),
+        persistent=dict(type="str", choices=["move", "keep"], default="move"),
+        announce=dict(type="str", choices=["on_resume", "at_switchover"], default="on_resume"),
+        ssh_command=dict(type="str", default="ssh -o BatchMode=yes"),
+        mode=dict(type="str", choices=["live", "cold"], default="live"),
+        save_dir=dict(type="path", default="/var/lib/xen/save"),
+    )
+
+
 def validate(params):
     """Errors in the options alone (before any host is asked, before libvirt is loaded)."""
     errors = name_errors(params)

@@ -8,7 +8,8 @@ Every fake host is a directory $FAKE_XEN_STATE/<host>/ with ``info`` (what ``xl 
 ``domains/<name>.sxp`` (xm: the ``xm list --long`` s-expression), ``root/`` (files that the
 fake ssh maps absolute paths into), optional ``fail-migrate`` (its text is the error a
 migration from this host fails with) or ``hang-migrate`` (a migration from this host never
-ends), and ``calls.log`` (one JSON argv per call of a fake).  The current host is
+ends), optional ``fail-restore`` (``xl restore`` on this host fails with its text), and
+``calls.log`` (one JSON argv per call of a fake).  The current host is
 $FAKE_XEN_HOST (the fake ssh sets it for the remote command).
 """
 

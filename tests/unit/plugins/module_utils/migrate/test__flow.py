@@ -49,6 +49,9 @@ class FakeDriver(object):
     def gather(self):
         return self.g, host("hv1"), self.dst
 
+    def fact_errors(self, _guest, _src, _dst):
+        return getattr(self, "refuse", [])
+
     def migrate(self):
         self.migrated += 1
         if self.fail:
@@ -111,3 +114,23 @@ def test_flow_same_host_refused_before_gather():
     drv.gather = None   # must not be called
     res = flow(mod, drv)
     assert mod.failed and res["msg"] == "destination: 'hv1' is the source itself"
+
+
+def test_flow_driver_refusal_is_a_precheck():
+    mod, drv = FakeModule(), FakeDriver()
+    drv.refuse = ["source hv1: cannot"]
+    res = flow(mod, drv)
+    assert mod.failed and drv.migrated == 0 and res["errors"] == ["source hv1: cannot"]
+    mod, drv = FakeModule(check_mode=True), FakeDriver()
+    drv.refuse = ["source hv1: cannot"]
+    assert flow(mod, drv)["errors"] == ["source hv1: cannot"] and mod.failed
+
+
+def test_flow_driver_names_its_time_source():
+    mod, drv = FakeModule(), FakeDriver()
+    drv.where = {"source": False, "destination": True}
+    drv.migrate = lambda: {"total_time_ms": 900, "downtime_ms": 900, "total_time_from": "wall clock"}
+    res = flow(mod, drv)
+    assert (res["total_time_ms"], res["downtime_ms"], res["total_time_from"]) == (
+        900, 900, "wall clock")
+    assert "total_time_from" not in res["stats"]

@@ -178,14 +178,15 @@ def test_an_option_the_driver_cannot_honour_is_refused(driver, option, value):
 HONOURED = {
     "libvirt": {"allow_unsafe_tcg", "announce", "bandwidth_mbps", "destination_uri", "live",
                 "max_downtime_ms", "migrate_uri", "peer2peer", "persistent", "source_uri", "tls"},
-    "xl": set(),
+    "xl": {"mode", "save_dir"},
     "xm": {"bandwidth_mbps", "live"},
 }
 # A value that asks something of the driver, for each option that not every driver honours.
 ASKING = {"allow_unsafe_tcg": True, "announce": "at_switchover", "bandwidth_mbps": 100,
           "destination_uri": "qemu+ssh://root@b/system", "live": False, "max_downtime_ms": 50,
           "migrate_uri": "tcp://198.51.100.42", "peer2peer": False, "persistent": "keep",
-          "source_uri": "qemu+ssh://root@a/system", "tls": True}
+          "source_uri": "qemu+ssh://root@a/system", "tls": True, "mode": "cold",
+          "save_dir": "/srv/save"}
 
 
 def test_the_table_covers_every_driver_and_option():
