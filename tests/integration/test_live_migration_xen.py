@@ -3,8 +3,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """live_migration's xl and xm drivers, run as Ansible runs the module, against FAKE Xen tools.
 
-No Xen hypervisor runs on this machine (``xl`` cannot even init its context without one), so
-the dom0s are FAKES: tests/integration/fakes/xen/{xl,xm,ssh} answer ``info``/``list`` from
+The controller runs no Xen (``xl`` cannot even init its context without one). Real Xen runs in
+QEMU/TCG VMs (test_xen_real.py: the live refusal without shadow paging, cold moves there and
+back, xen_relocation's ssh trust); these tests keep what those cannot show cheaply - xend
+(``xm``, gone from current Xen), failures on demand, every precheck - so the dom0s here
+are FAKES: tests/integration/fakes/xen/{xl,xm,ssh} answer ``info``/``list`` from
 fixture files under a scratch state directory, record every call, and move a domain's file
 on ``migrate``; the fake ssh runs the "remote" command locally as the other host.  The xm
 destination's relocation port is a REAL TCP listener on 127.0.0.2 (a fake xend named "xend",

@@ -19,7 +19,9 @@ import re
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
 
-_REPLY = re.compile(r"^\[(?P<ts>\d+\.\d+)\].*\bicmp_seq=(?P<seq>\d+)\b")
+# a reply only: "From ADDR icmp_seq=N Destination Host Unreachable" (no ARP answer during a long
+# outage, such as a cold move) carries a sequence number too, but nothing came back
+_REPLY = re.compile(r"^\[(?P<ts>\d+\.\d+)\] \d+ bytes from .*\bicmp_seq=(?P<seq>\d+)\b")
 _SUMMARY = re.compile(r"^(?P<tx>\d+) packets transmitted, (?P<rx>\d+) (?:packets )?received")
 
 

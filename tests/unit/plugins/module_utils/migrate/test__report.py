@@ -38,6 +38,22 @@ def test_ping_with_loss_and_gaps():
     assert (s["lost"], s["missing"], s["longest_gap_ms"]) == (3, [2, 3, 4], 400)
 
 
+PING_UNREACHABLE = """[1763705000.000000] 64 bytes from 198.51.100.64: icmp_seq=1 ttl=64 time=0.5 ms
+[1763705003.100000] From 198.51.100.20 icmp_seq=2 Destination Host Unreachable
+[1763705003.100100] From 198.51.100.20 icmp_seq=3 Destination Host Unreachable
+[1763705040.000000] 64 bytes from 198.51.100.64: icmp_seq=4 ttl=64 time=0.5 ms
+--- 198.51.100.64 ping statistics ---
+4 packets transmitted, 2 received, +2 errors, 50% packet loss, time 40000ms
+"""
+
+
+def test_ping_unreachable_lines_are_not_replies():
+    """A long outage (a cold move): ping reports 'Destination Host Unreachable' with icmp_seq."""
+    s = r.ping_stats(PING_UNREACHABLE)
+    assert (s["lost"], s["missing"], s["replies"]) == (2, [2, 3], 2)
+    assert s["longest_gap_ms"] == 40000
+
+
 def test_ping_lost_counts_unanswered_seqs_when_larger():
     text = PING_LOSS.replace("5 packets transmitted, 2 received", "5 packets transmitted, 4 received")
     assert r.ping_stats(text)["lost"] == 3
