@@ -148,7 +148,7 @@ bench: collection
 # new ones are added to it, edited ones re-read. ansible-doc reads version_added (new modules, roles).
 changelog: deps
 	antsibull-changelog lint
-	antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing --refresh-fragments \
+	antsibull-changelog release --version $$(sed -n 's/^version: *//p' galaxy.yml) --update-existing --refresh-fragments --reload-plugins \
 	  --date $$(date -u +%F)
 
 clean:
