@@ -87,6 +87,13 @@ def stop_guest():
     start = time.monotonic()
     for dom0 in where():
         ssh(dom0, "timeout 120 xl shutdown -w %s >/dev/null 2>&1 || xl destroy %s" % (DOMAIN, DOMAIN), timeout=150)
+    # xl shutdown -w returns when the guest has shut down; xl's monitor destroys it just after
+    for destroy in (False, True):
+        end = time.monotonic() + 30
+        while where() and time.monotonic() < end:
+            time.sleep(1)
+        for dom0 in where() if destroy else []:
+            ssh(dom0, "xl destroy %s" % DOMAIN, timeout=60)
     left = where()
     if left:
         raise RuntimeError("%s still exists on %s after xl shutdown/destroy" % (DOMAIN, ", ".join(left)))
