@@ -23,7 +23,8 @@ Needs ``make lab-xen`` (xen1 198.51.100.51 and xen2 .52, Debian 12 dom0s under Q
 
 guest4 is always left created on xen1 with the plain configuration (also after a failure).
 
-``python -m bench xen_times [ROUNDS] [VARIANT ...]`` (default 2 rounds, all variants).
+``python -m bench xen_times [ROUNDS] [VARIANT ...]`` (default 2 rounds, all variants; ROUNDS 0
+keeps the boot rounds of the previous bench/results/xen_times.json).
 Environment: ``XEN_BENCH_REPO`` - the checkout whose inventories/local (hosts xen1, xen2),
 ansible.cfg and .venv are used for the moves (default: this checkout).
 """
@@ -64,7 +65,8 @@ def ssh(host, command, timeout=30):
     """``(rc, stdout, stderr)`` of ``command`` on a lab host (rc 255: no connection or timeout)."""
     try:
         proc = subprocess.run(["ssh", "-q"] + SSH_OPTS + ["-o", "ConnectTimeout=3", "root@%s" % HOSTS[host], command],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+                              capture_output=True, text=True, timeout=timeout, check=False,
+                              stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return 255, "", "timeout"
     return proc.returncode, proc.stdout, proc.stderr
@@ -238,7 +240,7 @@ def move(src, dst):
                                "-i", os.path.join(base, "inventories", "local"),
                                "-m", "sanboot.lab.live_migration", "-a", json.dumps(args)],
                               capture_output=True, text=True, env=ansible_env(), cwd=base,
-                              check=False, timeout=900)
+                              check=False, timeout=900, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return {"failed": True, "msg": "ansible did not return within 900 s"}
     try:
@@ -362,6 +364,17 @@ def lab_versions():
                 **py_versions("ansible-core"))
 
 
+def previous_rounds():
+    """The guest4 boot rounds of the last result file (``ROUNDS`` 0): ``(rounds, date)``."""
+    from bench._common import RESULTS  # noqa: PLC0415  pylint: disable=import-outside-toplevel
+    try:
+        with open(os.path.join(RESULTS, "xen_times.json"), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return [], None
+    return data.get("boot_rounds") or [], data.get("boot_rounds_date") or data.get("date")
+
+
 def main(argv):
     rounds = int(argv[0]) if argv and argv[0].isdigit() else 2
     variants = [a for a in argv if a in VARIANTS] or list(VARIANTS)
@@ -377,7 +390,9 @@ def main(argv):
                             "move": {"driver": "xl", "mode": "cold"}})
     versions = lab_versions()
     boot_rows = [host_boot(h) for h in DOM0S]
-    rounds_raw, details = [], []
+    rounds_raw, details, reused = [], [], None
+    if rounds == 0:
+        rounds_raw, reused = previous_rounds()
     try:
         for i in range(rounds):
             rounds_raw.append(boot_round())
@@ -403,8 +418,9 @@ def main(argv):
         boot_rows.append({"what": "guest4 boot (xl create on xen1)", "n": len(rounds_raw),
                           "ssh_s": statistics.median(r["ssh_s"] for r in rounds_raw),
                           "multi_user_s": statistics.median(r["multi_user_s"] for r in rounds_raw),
-                          "note": "median; max %.1f s; %s" % (max(r["multi_user_s"] for r in rounds_raw),
-                                                               rounds_raw[0]["systemd_analyze"])})
+                          "note": "median; max %.1f s; %s%s" % (
+                              max(r["multi_user_s"] for r in rounds_raw), rounds_raw[0]["systemd_analyze"],
+                              "; rounds of the run of %s" % reused if reused else "")})
     print_table("xen_times: boot (s)", [("what", "what", "%s"), ("n", "n", "%d"), ("ssh_s", "ssh (s)", "%.1f"),
                                         ("multi_user_s", "up (s)", "%.1f"), ("note", "note", "%s")], boot_rows)
     rows = [variant_row(d) for d in details]
@@ -422,7 +438,9 @@ def main(argv):
                "time across the move to xen2 (< 0: the stopped time is not counted)",
                "kernel lines: new dmesg lines after the two moves matching %s" % KERNEL_LINES.pattern,
                "nested: Xen and dom0 under QEMU/TCG on a shared 2-core machine"],
-        extra={"boot": boot_rows, "boot_rounds": rounds_raw, "variants": details, "restored": restore})
+        extra={"boot": boot_rows, "boot_rounds": rounds_raw,
+               "boot_rounds_date": reused or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started)),
+               "variants": details, "restored": restore})
     failed = not rounds_raw or len(rows) < len(variants) or any(r["ok"] != "yes" for r in rows) or "error" in restore
     return 1 if failed else 0
 
