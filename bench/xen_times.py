@@ -24,7 +24,8 @@ Needs ``make lab-xen`` (xen1 198.51.100.51 and xen2 .52, Debian 12 dom0s under Q
 guest4 is always left created on xen1 with the plain configuration (also after a failure).
 
 ``python -m bench xen_times [ROUNDS] [VARIANT ...]`` (default 2 rounds, all variants; ROUNDS 0
-keeps the boot rounds of the previous bench/results/xen_times.json).
+keeps the boot rounds of the previous bench/results/xen_times.json; variants not named keep
+their previous results, with the date of their run).
 Environment: ``XEN_BENCH_REPO`` - the checkout whose inventories/local (hosts xen1, xen2),
 ansible.cfg and .venv are used for the moves (default: this checkout).
 """
@@ -109,7 +110,13 @@ def create(extra=None):
     if extra is not None:
         command += " %s" % shlex.quote('extra="%s"' % extra)
     t0 = time.monotonic()
-    must("xen1", command, timeout=120)
+    rc, out, err = ssh("xen1", command, timeout=120)
+    if rc not in (0, 255):  # e.g. "cannot make domain" while Xen still frees the last one: once more
+        time.sleep(15)
+        t0 = time.monotonic()
+        rc, out, err = ssh("xen1", command, timeout=120)
+    if rc != 0:
+        raise RuntimeError("ssh xen1 %r: rc %d %s" % (command, rc, (err or out).strip()[-300:]))
     return t0, time.monotonic() - t0
 
 
@@ -333,7 +340,7 @@ def variant_row(detail):
             "offset_ms": st(0, "offset_before_ms"), "offset_xen2_ms": st(0, "offset_ms"),
             "offset_back_ms": st(1, "offset_ms"),
             "move_ms": st(0, "downtime_ms"), "back_ms": st(1, "downtime_ms"),
-            "uptime_gap_s": st(0, "uptime_vs_real_s"),
+            "uptime_gap_s": st(0, "uptime_vs_real_s"), "uptime_gap_back_s": st(1, "uptime_vs_real_s"),
             "kernel_lines": sum(len(s.get("kernel_lines") or []) for s in steps),
             "ok": "yes" if len(moved) == 2 and all(s.get("writable") for s in steps) else
                   ("no: %s" % (detail.get("error") or "see steps"))[:60]}
@@ -364,15 +371,14 @@ def lab_versions():
                 **py_versions("ansible-core"))
 
 
-def previous_rounds():
-    """The guest4 boot rounds of the last result file (``ROUNDS`` 0): ``(rounds, date)``."""
+def previous_result():
+    """The last bench/results/xen_times.json (``{}`` when none)."""
     from bench._common import RESULTS  # noqa: PLC0415  pylint: disable=import-outside-toplevel
     try:
         with open(os.path.join(RESULTS, "xen_times.json"), encoding="utf-8") as f:
-            data = json.load(f)
+            return json.load(f)
     except (OSError, ValueError):
-        return [], None
-    return data.get("boot_rounds") or [], data.get("boot_rounds_date") or data.get("date")
+        return {}
 
 
 def main(argv):
@@ -390,15 +396,20 @@ def main(argv):
                             "move": {"driver": "xl", "mode": "cold"}})
     versions = lab_versions()
     boot_rows = [host_boot(h) for h in DOM0S]
+    previous, started = previous_result(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started))
     rounds_raw, details, reused = [], [], None
-    if rounds == 0:
-        rounds_raw, reused = previous_rounds()
+    if rounds == 0 and previous.get("boot_rounds"):
+        rounds_raw, reused = previous["boot_rounds"], previous.get("boot_rounds_date") or previous.get("date")
     try:
         for i in range(rounds):
             rounds_raw.append(boot_round())
             print("  boot round %d: %s" % (i + 1, rounds_raw[-1]), flush=True)
-        for variant in variants:
-            details.append({"variant": variant})
+        for variant in VARIANTS:
+            if variant not in variants:  # not measured now: the previous result's, if any
+                details.extend(dict(d, date=d.get("date") or previous.get("date"))
+                               for d in previous.get("variants", []) if d.get("variant") == variant)
+                continue
+            details.append({"variant": variant, "date": started})
             try:
                 one_variant(details[-1], base_extra)
             except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
@@ -428,18 +439,19 @@ def main(argv):
         [("variant", "variant", "%s"), ("clocksource", "clocksource", "%s"), ("cs_after", "after moves", "%s"),
          ("offset_ms", "offset (ms)", "%.0f"), ("offset_xen2_ms", "on xen2", "%.0f"),
          ("offset_back_ms", "back on xen1", "%.0f"), ("move_ms", "move (ms)", "%d"), ("back_ms", "back (ms)", "%d"),
-         ("uptime_gap_s", "uptime-real (s)", "%.1f"), ("kernel_lines", "kernel lines", "%d"), ("ok", "ssh+rw", "%s")],
+         ("uptime_gap_s", "uptime-real (s)", "%.1f"), ("uptime_gap_back_s", "back", "%.1f"),
+         ("kernel_lines", "kernel lines", "%d"), ("ok", "ssh+rw", "%s")],
         rows, versions,
         notes=["Xen host boot: the last start's time recorded by role xen_lab (power-on to a working xl info over ssh); "
                "guest4 boot: xl create on xen1 to ssh / systemctl is-system-running running|degraded, ROUNDS rounds",
                "offset: guest wall clock minus this machine's, midpoint of the round trip over an open ssh session "
                "(smallest of 7); moves: sanboot.lab.live_migration driver xl mode cold (xl save, copy, xl restore), "
                "move (ms) = downtime_ms = the whole move; uptime-real: the guest's /proc/uptime gain minus the real "
-               "time across the move to xen2 (< 0: the stopped time is not counted)",
+               "time across each move (< 0: the guest lost that much time)",
                "kernel lines: new dmesg lines after the two moves matching %s" % KERNEL_LINES.pattern,
                "nested: Xen and dom0 under QEMU/TCG on a shared 2-core machine"],
         extra={"boot": boot_rows, "boot_rounds": rounds_raw,
-               "boot_rounds_date": reused or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started)),
+               "boot_rounds_date": reused or started,
                "variants": details, "restored": restore})
     failed = not rounds_raw or len(rows) < len(variants) or any(r["ok"] != "yes" for r in rows) or "error" in restore
     return 1 if failed else 0
