@@ -265,7 +265,7 @@ def after_move(src, dst, before_clock, before_log):
             "msg": str(result.get("msg"))[:400] if result.get("failed") else None,
             "downtime_ms": result.get("downtime_ms"), "total_time_ms": result.get("total_time_ms"),
             "wall_ms": result.get("wall_ms"),
-            "phases_ms": {k: result.get(k) for k in ("save_ms", "copy_ms", "restore_ms")},
+            "phases_ms": {k: (result.get("stats") or {}).get(k) for k in ("save_ms", "copy_ms", "restore_ms")},
             "runs_on": where()}
     ssh_after = answers(60)
     step["ssh_after_s"] = None if ssh_after is None else round(ssh_after, 1)
