@@ -26,8 +26,7 @@ def main(argv):
             print("unknown benchmark %r; choose from: %s" % (argv[0], ", ".join(BENCHMARKS)),
                   file=sys.stderr)
             return 2
-        importlib.import_module("bench.%s" % argv[0]).main(argv[1:])
-        return 0
+        return importlib.import_module("bench.%s" % argv[0]).main(argv[1:]) or 0
     failed = []
     for name in BENCHMARKS:
         try:

@@ -8,7 +8,9 @@
 - ``migration_stress*``: downtime (ms) and lost pings per move, in move order;
 - ``migration_announce``: the same per announce mode (from ``results[].moves_detail``);
 - ``netboot_time``: seconds to ssh per guest and round (``raw``);
-- ``iscsi_target_scale``: seconds per step and tool (converge, no-op run, ...).
+- ``iscsi_target_scale``: seconds per step and tool (converge, no-op run, ...);
+- ``xen_times``: boot seconds (Xen hosts, guest4) and the domU clock offset per clocksource
+  variant before and after each cold move.
 
 A result without such a series gives no plot (``None``). matplotlib runs with the Agg backend.
 """
@@ -85,6 +87,27 @@ def _plot_scale(plt, data):
     return fig
 
 
+def _plot_xen(plt, data):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    boot = [b for b in data.get("boot") or [] if b.get("multi_user_s") is not None]
+    left.barh(range(len(boot)), [b["multi_user_s"] for b in boot])
+    left.set_yticks(range(len(boot)), [b["what"].replace(" (", "\n(") for b in boot], fontsize=7)
+    left.invert_yaxis()
+    left.set_xlabel("seconds to up (Xen: xl info, guest4: multi-user)")
+    left.set_title("boot")
+    stages = ["booted", "on xen2", "back on xen1"]
+    for row in data.get("results", []):
+        ys = [row.get("offset_ms"), row.get("offset_xen2_ms"), row.get("offset_back_ms")]
+        right.plot([x for x, y in zip(stages, ys) if y is not None], [y for y in ys if y is not None],
+                   marker="o", label="%s (%s)" % (row.get("variant"), row.get("clocksource")))
+    right.axhline(0, color="grey", linewidth=0.5)
+    right.set_ylabel("guest clock - controller (ms)")
+    right.set_title("guest4 clock across cold moves")
+    right.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot(data, png_path):
     """Write the PNG of ``data``'s series to ``png_path``; return the path, or ``None`` (no series)."""
     name = data.get("benchmark", "")
@@ -95,6 +118,8 @@ def plot(data, png_path):
         fig = _plot_netboot(plt, data)
     elif name == "iscsi_target_scale" and data.get("results"):
         fig = _plot_scale(plt, data)
+    elif name == "xen_times" and (data.get("boot") or data.get("results")):
+        fig = _plot_xen(plt, data)
     else:
         return None
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
