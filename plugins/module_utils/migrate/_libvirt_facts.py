@@ -148,3 +148,12 @@ def uri_host(uri):
     parts = urlsplit(uri)
     transport = parts.scheme.partition("+")[2] or None
     return transport, parts.username, parts.hostname
+
+
+def available_memory_bytes(stats, free_bytes):
+    """Bytes a new guest can get: ``free + buffers + cached`` of libvirt's node memory statistics
+    (KiB), or ``free_bytes`` (``getFreeMemory()``) when the statistics are missing or incomplete."""
+    try:
+        return sum(int(stats[key]) for key in ("free", "buffers", "cached")) * 1024
+    except (TypeError, KeyError, ValueError):
+        return free_bytes

@@ -87,3 +87,11 @@ def test_port_problem():
 
 def test_parse_domain_xml_reports_the_domain_type():
     assert lv.parse_domain_xml("<domain type='qemu'><memory>1024</memory></domain>")["domain_type"] == "qemu"
+
+
+def test_available_memory_counts_the_page_cache():
+    """MemFree alone refused a guest on a host whose memory was page cache (make lab-xen)."""
+    stats = {"total": 24000000, "free": 200000, "buffers": 100000, "cached": 14000000}
+    assert lv.available_memory_bytes(stats, 1) == (200000 + 100000 + 14000000) * 1024
+    assert lv.available_memory_bytes(None, 12345) == 12345
+    assert lv.available_memory_bytes({"free": 1}, 12345) == 12345
