@@ -134,6 +134,25 @@ def test_settings_diff_and_idempotence(lab):
     assert r["changed"] and "******** (changed)" in r["diff"]["after"] and "h11-secret-5678" not in str(r)
 
 
+def test_discovery_chap_in_the_discoverydb_record(lab):
+    dchap = dict(username="h11disc", password="h11-dsecret-123", mutual_username="tgt", mutual_password="h11-tsecret-123")
+    r = module(lab, discovery_chap=dchap)
+    assert r["changed"] and not r.get("failed") and "h11-dsecret-123" not in str(r), r
+    out = adm(lab, "-m", "discoverydb", "-t", "st", "-p", PORTAL, "-I", IFACE, "-S").stdout
+    assert "discovery.sendtargets.auth.username = h11disc" in out
+    assert "discovery.sendtargets.auth.password_in = h11-tsecret-123" in out
+    r = module(lab, discovery_chap=dchap)
+    assert not r["changed"], r
+    # tgtd has no outgoing account: the target cannot answer mutual CHAP, discovery is refused
+    r = module(lab, target=TARGET + "-c", discovery_chap=dchap)
+    assert r.get("failed") and "authorization failure" in r["stderr"] and record(lab) is not None, r
+    # (not -o delete: deleting a discoverydb record deletes the node records it discovered)
+    adm(lab, "-m", "discoverydb", "-t", "st", "-p", PORTAL, "-I", IFACE, "-o", "update",
+        "-n", "discovery.sendtargets.auth.authmethod", "-v", "None", *[
+            a for k in ("username", "password", "username_in", "password_in")
+            for a in ("-n", "discovery.sendtargets.auth." + k, "-v", "")])
+
+
 @pytest.mark.parametrize("args,msg", [
     (dict(portals=["127.0.0.1:99999"]), "portals[0]"),
     (dict(portals=["lab.example:3260"]), "is not an IP address"),

@@ -37,7 +37,7 @@ class Converge(object):
     def __init__(self, run, req, check_mode, udevadm=None):
         self.run, self.req, self.check, self.udevadm = run, req, check_mode, udevadm
         self.commands, self.undo, self.warnings = [], [], list(req.warnings)
-        self.changed = False
+        self.changed, self.offered = False, {}
 
     # ------------------------------------------------------------ commands
     def do(self, argv, msg, ok_rcs=(0,)):
@@ -83,7 +83,7 @@ class Converge(object):
         if rc != 0:
             raise adm.IscsiadmError("SendTargets discovery on %s failed (unreachable portal, or "
                                     "discovery_chap refused?)" % portal, argv, rc, out, err)
-        found = adm.parse_targets(out)
+        found = self.offered[portal] = adm.parse_targets(out)
         at = [p for p, _tpgt, name in found if name == req.target]
         if not any(p.addr.split("%")[0] == portal.addr.split("%")[0] and p.port == portal.port for p in at):
             where = ("at %s only" % ", ".join(str(p) for p in at)) if at else "not at all"
@@ -95,11 +95,16 @@ class Converge(object):
     def create(self, portal):
         req = self.req
         if req.discover:
+            # discovery makes a record for every target and portal offered: the new ones are
+            # deleted again when this run fails
+            for offered, _tpgt, name in self.offered.get(portal, []):
+                if self.check or adm.read_record(self.run, adm.show_node_argv(name, offered, req.interface)) is None:
+                    self.undo.append(adm.node_argv(name, offered, req.interface, "-o", "delete"))
             self.do(adm.discover_argv(portal, req.interface), "discovery on %s failed" % portal)
         else:
             self.do(adm.node_argv(req.target, portal, req.interface, "-o", "new"),
                     "cannot create the node record")
-        self.undo.append(adm.node_argv(req.target, portal, req.interface, "-o", "delete"))
+            self.undo.append(adm.node_argv(req.target, portal, req.interface, "-o", "delete"))
         if not self.check and adm.read_record(self.run, adm.show_node_argv(req.target, portal, req.interface)) is None:
             raise PlanError("portals: discovery on %s made no record for %s -I %s (the target "
                             "returns another portal address?)" % (portal, req.target, req.interface),

@@ -21,7 +21,7 @@ from ansible_collections.sanboot.lab.plugins.module_utils.initiator._node_plan i
 RC_NOT_FOUND = 6            # ISCSI_ERR_NOT_FOUND: e.g. no discoverydb record
 RC_NO_OBJS_FOUND = 21       # ISCSI_ERR_NO_OBJS_FOUND: no records / no sessions
 RC_SESS_EXISTS = 15         # ISCSI_ERR_SESS_EXISTS: already logged in
-_RECORD_LINE = re.compile(r"^([A-Za-z0-9_.\[\]]+) = (.*)$")
+_RECORD_LINE = re.compile(r"^([A-Za-z0-9_.\[\]]+) =(?: (.*))?$")
 # "127.0.0.1:3269,1 iqn..." / "[fd00::1]:3260,1 iqn..." (discovery and -m node)
 _TARGET_LINE = re.compile(r"^(\[[^\]]+\]|[^\s\[\]]+?):([0-9]+),(-?[0-9]+) (\S+)$")
 
@@ -60,7 +60,7 @@ def parse_record(text):
     for line in text.splitlines():
         m = _RECORD_LINE.match(line.strip())
         if m:
-            out[m.group(1)] = "" if m.group(2) == "<empty>" else m.group(2)
+            out[m.group(1)] = "" if m.group(2) in (None, "<empty>") else m.group(2)
     return out
 
 

@@ -134,7 +134,7 @@ def _setting_value(key, value, what):
     value = str(value)
     if not value or value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise RequestError("%s: the value %r of %s must be one line of text without surrounding "
-                           "blanks (iscsiadm -o update -n KEY -v VALUE)" % (what, value, key), option=what)
+                           "blanks (iscsiadm -o update -n KEY -v VALUE)" % (what, value, key), option="settings")
     return value
 
 
