@@ -83,18 +83,18 @@ options:
     type: dict
     suboptions:
       username: {type: str, description: CHAP name of the initiator.}
-      password: {type: str, no_log: true, description: CHAP secret of the initiator.}
+      password: {type: str, description: CHAP secret of the initiator.}
       mutual_username: {type: str, description: CHAP name of the target (mutual CHAP).}
-      mutual_password: {type: str, no_log: true, description: CHAP secret of the target (mutual CHAP).}
+      mutual_password: {type: str, description: CHAP secret of the target (mutual CHAP).}
   chap:
     description: Session CHAP in the node records (C(node.session.auth.*)); same rules as O(discovery_chap).
       Not given - the auth settings of the records are left alone.
     type: dict
     suboptions:
       username: {type: str, description: CHAP name of the initiator.}
-      password: {type: str, no_log: true, description: CHAP secret of the initiator.}
+      password: {type: str, description: CHAP secret of the initiator.}
       mutual_username: {type: str, description: CHAP name of the target (mutual CHAP).}
-      mutual_password: {type: str, no_log: true, description: CHAP secret of the target (mutual CHAP).}
+      mutual_password: {type: str, description: CHAP secret of the target (mutual CHAP).}
   node_startup:
     description: C(node.startup) of the records (C(automatic) logs in when iscsid starts); not given - left alone.
     type: str
