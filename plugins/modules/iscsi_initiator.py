@@ -35,7 +35,7 @@ description:
     255 bytes (RFC 3720 section 5.1), the same secret in both directions (RFC 3720 section 8.2.1), a setting key
     an existing record does not have, a target that discovery does not return at the portal.
 author:
-  - sanboot.lab contributors
+  - sanboot.lab developers (!UNKNOWN)
 requirements:
   - open-iscsi (C(iscsiadm), C(iscsid)); the C(iscsi_tcp) kernel module for logins; udev (optional)
 attributes:
@@ -218,10 +218,10 @@ def main():
     udevadm = runner.which("udevadm", required=False)
     try:
         result = Converge(runner, req, module.check_mode, udevadm)()
-    except SanbootError as e:
-        fail(module, e)
     except _iscsiadm.IscsiadmError as e:
         module.fail_json(msg=e.msg, cmd=e.argv, rc=e.rc, stdout=e.out, stderr=e.err)
+    except SanbootError as e:
+        fail(module, e)
     if not module._diff:
         result.pop("diff")
     module.exit_json(**result)

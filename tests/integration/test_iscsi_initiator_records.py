@@ -130,7 +130,9 @@ def test_settings_diff_and_idempotence(lab):
     assert rec["node.session.auth.username"] == "h11user" and rec["node.session.iscsi.FirstBurstLength"] == "65536"
     r = module(lab, **args)
     assert not r["changed"] and r["commands"] == [], r
-    r = module(lab, **dict(args, chap=dict(chap, password="h11-secret-5678")))
+    new = dict(args)
+    new["chap"] = dict(chap, password="h11-secret-5678")
+    r = module(lab, **new)
     assert r["changed"] and "******** (changed)" in r["diff"]["after"] and "h11-secret-5678" not in str(r)
 
 

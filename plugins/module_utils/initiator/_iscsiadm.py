@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
 from ansible_collections.sanboot.lab.plugins.module_utils.initiator._node_plan import portal_of
 
 # iscsiadm exit codes (iscsiadm(8) EXIT STATUS; usr/iscsi_err.h)
@@ -148,9 +149,9 @@ def read_state(run, req):
     return records, sessions
 
 
-class IscsiadmError(Exception):
+class IscsiadmError(SanbootError):
     """An iscsiadm command that failed: ``msg``, ``argv``, ``rc``, ``out``, ``err``."""
 
     def __init__(self, msg, argv, rc, out, err):
         super(IscsiadmError, self).__init__(msg)
-        self.msg, self.argv, self.rc, self.out, self.err = msg, argv, rc, out, err
+        self.argv, self.rc, self.out, self.err = argv, rc, out, err

@@ -117,7 +117,9 @@ def run(monkeypatch, fake, check=False, **args):
     args = dict(dict(target=T, portals=["198.51.100.1"]), **args)
     args.update(_ansible_check_mode=check, _ansible_diff=True)
     before = len(fake.calls)
-    result = run_main(monkeypatch, iscsi_initiator, args, lambda self, argv, **kw: fake(self, argv, **kw), bin_path=lambda n: "/usr/sbin/" + n)
+    result = run_main(monkeypatch, iscsi_initiator, args,
+                      lambda self, argv, **kw: fake(self, argv, **kw),  # pylint: disable=unnecessary-lambda
+                      bin_path=lambda n: "/usr/sbin/" + n)
     return result, fake.calls[before:]
 
 
