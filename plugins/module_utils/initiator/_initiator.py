@@ -118,9 +118,9 @@ class Converge(object):
         for portal, record in records.items():
             missing = sorted(k for k in req.settings if record is not None and k not in record)
             if missing and req.state in ("logged_in", "present"):
-                raise PlanError("settings: %s -I %s has no %s (open-iscsi %s record keys; see "
-                                "iscsiadm -m node -T T -p P)" % (portal, req.interface, ", ".join(missing),
-                                                                 "node"), option="settings")
+                raise PlanError("settings: the node record %s -I %s has no %s (the keys are those "
+                                "of 'iscsiadm -m node -T T -p P -I I'); nothing was changed"
+                                % (portal, req.interface, ", ".join(missing)), option="settings")
         creates = [p for a, p, _x in steps if a == "create"]
         try:
             if req.discover and creates:
