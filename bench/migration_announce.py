@@ -56,7 +56,7 @@ def migrate(src, dst, announce):
 
 def move(src, dst, announce):
     log = "/tmp/sanboot-bench-ping.log"
-    ssh("client1", "setsid ping -n -D -i %s -c %d -w 60 %s > %s 2>&1 < /dev/null &"
+    ssh("client1", "setsid ping -n -D -i %s -c %d %s > %s 2>&1 < /dev/null &"
         % (INTERVAL, COUNT, GUEST, log))
     time.sleep(1.5)
     result = migrate(src, dst, announce)

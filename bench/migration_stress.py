@@ -175,7 +175,7 @@ def one_move(src, dst, config, loaded, uptime):
            "failure": None}
     since = serial_size(dst)
     log = "/tmp/sanboot-stress-ping.log"
-    ssh("client1", "setsid ping -n -D -i 0.1 -c 600 -w 70 %s > %s 2>&1 < /dev/null & echo $! > %s.pid"
+    ssh("client1", "setsid ping -n -D -i 0.1 -c 600 %s > %s 2>&1 < /dev/null & echo $! > %s.pid"
         % (HOSTS["guest1"], log, log))
     hogs = busy(2, 120) if loaded else []
     try:

@@ -6,9 +6,13 @@ interface for a few seconds and print one JSON object: for each (source MAC, she
 request (response flag clear), the number of frames. Run on a SAN host while a guest reads or
 writes its AoE root; playbooks/verify_guests.yml uses it to prove which MAC uses which export.
 
-usage: sanboot-aoe-clients.py INTERFACE SECONDS
+usage: sanboot-aoe-clients.py INTERFACE SECONDS [READY_FILE]
+
+READY_FILE is created once the socket listens (the seconds count from then) and removed at the end:
+a caller that starts the capture in the background waits for it before it makes the guest read.
 """
 import json
+import os
 import socket
 import struct
 import sys
@@ -22,6 +26,10 @@ def main():
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_AOE))
     sock.bind((ifname, 0))
     sock.settimeout(0.2)
+    ready = sys.argv[3] if len(sys.argv) > 3 else None
+    if ready:
+        with open(ready, "w") as stamp:
+            stamp.write("%d\n" % os.getpid())
     seen = {}
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -37,6 +45,8 @@ def main():
             continue
         key = "%s e%d.%d" % (":".join("%02x" % b for b in frame[6:12]), shelf, slot)
         seen[key] = seen.get(key, 0) + 1
+    if ready:
+        os.unlink(ready)
     print(json.dumps({"interface": ifname, "seconds": seconds, "requests": seen}, sort_keys=True))
 
 
