@@ -216,13 +216,19 @@ def guest_clock_offset(bed):
     return guest - (before + time.time()) / 2
 
 
-def failover_sequence(rig, outage, settle=10, recover_timeout=90):
+def failover_sequence(rig, outage, settle=10, recover_budget=30, recover_timeout=90):
     """fio through the map while path A, then path B goes down for ``outage`` seconds.
 
+    fio runs for a fixed time (so that it can end with exit status 0): the planned sequence with
+    ``recover_budget`` seconds per path to come back; ``under_load`` says whether the whole sequence
+    happened while fio was still running (a slower recovery, up to ``recover_timeout``, ends with
+    under_load false rather than an early failure).
+
     Returns ``{"fio": {rc, json, stderr}, "failovers": [{path, tap, down, up, recovered, ...}],
-    "latency_log": [(host_time, max_latency_s)], "offset": guest - host clock}``."""
+    "latency_log": [(host_time, max_latency_s)], "offset": guest - host clock, "runtime",
+    "under_load"}``."""
     bed = rig.bed
-    runtime = int(settle + 2 * (outage + recover_timeout + settle))
+    runtime = int(settle + 2 * (outage + recover_budget + settle))
     offset = guest_clock_offset(bed)
     bed.run("rm -rf {d} && mkdir -p {d} && cat > {d}/job.fio <<'EOF'\n{j}EOF\n"
             "systemd-run --unit sbmpath-fio --remain-after-exit sh -c "
@@ -264,7 +270,7 @@ def failover_sequence(rig, outage, settle=10, recover_timeout=90):
                   max_latency_s=round(max([v for _t, v in window] or [0.0]), 3),
                   max_gap_s=round(max([b - a for a, b in zip(times, times[1:])] or [0.0]), 3))
     return {"fio": {"rc": rc, "json": parsed, "stderr": err}, "failovers": events, "latency_log": log,
-            "offset": offset, "runtime": runtime}
+            "offset": offset, "runtime": runtime, "under_load": events[-1]["recovered"] < started + runtime}
 
 
 def map_io_errors(bed, alias):
