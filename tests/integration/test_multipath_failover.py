@@ -27,7 +27,7 @@ import re
 
 import pytest
 
-from _multipath import PATH_TIMEOUT, Rig, failover_sequence, map_io_errors  # noqa: E402
+from _multipath import PATH_TIMEOUT, PATHS, Rig, failover_sequence, map_io_errors  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +39,11 @@ OUTAGE = PATH_TIMEOUT + 6          # longer than the path timeout (replacement +
 
 @pytest.fixture(scope="module")
 def rig(testbed, tmp_path_factory):  # noqa: F811
+    addresses = testbed.run("ip -4 -o addr show").stdout
+    if "%s/" % PATHS[1][1] not in addresses:
+        pytest.fail("the testbed has no NIC on the second storage network (%s): it was started before "
+                    "testbed_extra_networks existed; restart it with playbooks/testbed_down.yml and "
+                    "playbooks/testbed_up.yml\n%s" % (PATHS[1][1], addresses))
     bed = Rig(testbed, str(tmp_path_factory.mktemp("multipath")), CONTROL, PORT, IQN, ALIAS)
     try:
         bed.start_target()
