@@ -100,7 +100,6 @@ def main(argv=None):
         "noop_out 2+2 + multipathd polling 5 s (iscsiadm fallback values; the roles' multipath profile once merged)",
         "longest I/O: max of fio's lat log (100 ms windows) from link down to both paths active again"],
         extra={"raw": raw})
-    return rows
 
 
 if __name__ == "__main__":
