@@ -8,7 +8,7 @@ tests/integration/test_multipath_failover.py (tests/integration/_multipath.py): 
 control port 89 with portals 198.51.100.1:3266 and 198.51.100.129:3266, the testbed logged in over
 both (sanbr0 and sanbr1), ext4 on /dev/mapper/sbbench, fio 4 KiB random writes with crc32c
 verification (iodepth 4, direct). Each round takes path A's tap down for ``--outage`` seconds (default:
-the path timeout + 6 s), waits for both paths, then path B's. Per failover it records the outage, the
+the path timeout in use + 6 s), waits for both paths, then path B's. Per failover it records the outage, the
 longest I/O latency in the window from link down to both paths active again (fio's lat log, the
 maximum of each 100 ms), the longest gap between logged completions, and how long after link up
 both paths were active again. Uses a running testbed (playbooks/testbed_up.yml) or starts one and
@@ -27,7 +27,7 @@ from bench._common import ROOT, Run, deb_versions
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 # pylint: disable=wrong-import-position,import-error
 import _testbed  # noqa: E402
-from _multipath import PATH_TIMEOUT, Rig, failover_sequence, map_io_errors  # noqa: E402
+from _multipath import Rig, failover_sequence, map_io_errors  # noqa: E402
 
 CONTROL, PORT = 89, 3266
 IQN = "iqn.2024-01.lab.sanboot.bench:multipath-failover"
@@ -51,6 +51,8 @@ def one_round(bed, outage, workdir, number):
         rig.start_target()
         rig.login()
         rig.make_filesystem()
+        timers = rig.timers()
+        outage = outage or sum(timers.values()) + 6
         result = failover_sequence(rig, outage=outage)
         job = (result["fio"]["json"] or {}).get("jobs", [{}])[0]
         ok = (result["fio"]["rc"] == 0 and job.get("error") == 0 and not map_io_errors(bed, ALIAS)
@@ -59,7 +61,7 @@ def one_round(bed, outage, workdir, number):
                  "max_gap_s": ev["max_gap_s"], "recovered_s": ev["recovered_s"], "fio_ok": "yes" if ok else "NO"}
                 for ev in result["failovers"]]
         raw = {"failovers": result["failovers"], "fio_rc": result["fio"]["rc"], "fio_stderr": result["fio"]["stderr"],
-               "runtime_s": result["runtime"], "clock_offset_s": result["offset"],
+               "runtime_s": result["runtime"], "timers": timers, "path_timeout_s": sum(timers.values()), "clock_offset_s": result["offset"],
                "write_iops": job.get("write", {}).get("iops"), "verify_via": "roles" if rig.via_roles else "iscsiadm",
                "clat_max_s": job.get("write", {}).get("clat_ns", {}).get("max", 0) / 1e9,
                "latency_log": [[round(t, 3), round(v, 4)] for t, v in result["latency_log"]]}
@@ -71,9 +73,10 @@ def one_round(bed, outage, workdir, number):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench multipath_failover", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="failover sequences (A then B each)")
-    parser.add_argument("--outage", type=float, default=PATH_TIMEOUT + 6, help="seconds each link stays down")
+    parser.add_argument("--outage", type=float, default=None,
+                        help="seconds each link stays down (default: the path timeout in use + 6)")
     args = parser.parse_args(argv)
-    run = Run("multipath_failover", {"rounds": args.rounds, "outage_s": args.outage, "path_timeout_s": PATH_TIMEOUT,
+    run = Run("multipath_failover", {"rounds": args.rounds, "outage_s": args.outage or "path timeout + 6",
                                      "fio": "4k randwrite iodepth 4 direct, verify=crc32c verify_backlog=64"})
     lock = _testbed._lock()  # pylint: disable=protected-access
     bed = _testbed.Testbed(os.environ.get("SANBOOT_TESTBED", _testbed.DEFAULT_HOST),
@@ -96,8 +99,8 @@ def main(argv=None):
         lock.close()
     run.report(COLUMNS, rows, tools, notes=[
         "testbed: QEMU/TCG, 1 vCPU, two virtio NICs on sanbr0/sanbr1; tgtd on the controller, LUN a sparse file",
-        "a path fails by taking the host side of its tap down; path timeout = replacement_timeout 5 + "
-        "noop_out 2+2 + multipathd polling 5 s (iscsiadm fallback values; the roles' multipath profile once merged)",
+        "a path fails by taking the host side of its tap down; path timeout = replacement_timeout + "
+        "noop_out_interval + noop_out_timeout + multipathd polling_interval, read back (raw.timers)",
         "longest I/O: max of fio's lat log (100 ms windows) from link down to both paths active again"],
         extra={"raw": raw})
 

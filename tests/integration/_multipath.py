@@ -31,10 +31,13 @@ MIB = 1024 * 1024
 PATHS = (("198.51.100.1", "198.51.100.30", "sbtestbed0"), ("198.51.100.129", "198.51.100.158", "sbtestbed1"))
 # Timers of the fallback login (the multipath profile of roles/iscsi_initiator owns them once it
 # exists): a dead path is noticed after noop_out_interval + noop_out_timeout, its I/O is failed to
-# dm-multipath after replacement_timeout; multipathd checks paths every POLLING seconds.
+# dm-multipath after replacement_timeout; multipathd checks paths every POLLING seconds. The path
+# timeout actually used is read back from the node records and multipathd (Rig.path_timeout).
 REPLACEMENT_TIMEOUT, NOOP_INTERVAL, NOOP_TIMEOUT, POLLING = 5, 2, 2, 5
-PATH_TIMEOUT = REPLACEMENT_TIMEOUT + NOOP_INTERVAL + NOOP_TIMEOUT + POLLING
 FIO_DIR = "/root/sbmpath-fio"
+# Files of the testbed the roles change (initiator name, iscsid.conf timers): saved before, put back after.
+SAVED = ("/etc/iscsi/iscsid.conf", "/etc/iscsi/initiatorname.iscsi")
+SAVE_DIR = "/root/sbmpath-saved"
 
 
 def have_initiator_roles():
@@ -69,7 +72,8 @@ class Rig(object):
     # ---- initiator side (testbed) ----
     def login(self):
         """Log in over both portals and build the map; returns the Ansible recap (roles) or None."""
-        self.bed.run("dmesg -C; systemctl start iscsid multipathd")
+        self.bed.run("test -d {d} || (mkdir -p {d} && cp -a {f} {d}/); dmesg -C; systemctl start iscsid multipathd"
+                     .format(d=SAVE_DIR, f=" ".join(SAVED)))
         if self.via_roles:
             return self._login_roles()
         self._login_iscsiadm()
@@ -152,6 +156,24 @@ class Rig(object):
                      "&& sleep 2 && multipath && udevadm settle" % (conf, devs[0]))
         self.wait_paths(2, timeout=60)
 
+    def timers(self):
+        """``{replacement_timeout, noop_out_interval, noop_out_timeout, polling_interval}`` in use
+        (the node record of the first portal, multipathd's configuration)."""
+        node = self.bed.run("iscsiadm -m node -T %s -p %s" % (self.iqn, self.portals[0])).stdout
+        out = {}
+        for key, name in (("node.session.timeo.replacement_timeout", "replacement_timeout"),
+                          ("node.conn[0].timeo.noop_out_interval", "noop_out_interval"),
+                          ("node.conn[0].timeo.noop_out_timeout", "noop_out_timeout")):
+            line = [ln for ln in node.splitlines() if ln.startswith(key + " = ")]
+            out[name] = int(line[0].split(" = ", 1)[1])
+        config = self.bed.run("multipathd show config").stdout.split()
+        out["polling_interval"] = int(config[config.index("polling_interval") + 1])
+        return out
+
+    def path_timeout(self):
+        """Seconds until a dead path's I/O is failed over and multipathd has checked it (the sum)."""
+        return sum(self.timers().values())
+
     def path_device(self, portal):
         """sdX of LUN 1 behind ``portal`` (from /dev/disk/by-path)."""
         link = "/dev/disk/by-path/ip-%s-iscsi-%s-lun-1" % (portal, self.iqn)
@@ -193,7 +215,8 @@ class Rig(object):
                          "iscsiadm -m node -T {t} -u; iscsiadm -m node -T {t} -o delete; "
                          "for p in {p}; do iscsiadm -m discoverydb -t st -p $p -o delete; done; "
                          "rm -f /etc/multipath.conf; multipath -W; systemctl restart multipathd; "
-                         "rm -rf {d} /mnt/{a}; udevadm settle".format(a=self.alias, t=self.iqn, d=FIO_DIR,
+                         "if test -d {s}; then cp -a {s}/. /etc/iscsi/ && rm -rf {s} && systemctl restart iscsid; fi; "
+                         "rm -rf {d} /mnt/{a}; udevadm settle".format(a=self.alias, t=self.iqn, d=FIO_DIR, s=SAVE_DIR,
                                                                     p=" ".join(self.portals)),
                          check=False, timeout=120)
         if self.tgtd is not None:
@@ -281,4 +304,4 @@ def map_io_errors(bed, alias):
             or "Buffer I/O error" in ln]
 
 
-__all__ = ["Rig", "PATHS", "PATH_TIMEOUT", "failover_sequence", "map_io_errors", "have_initiator_roles"]
+__all__ = ["Rig", "PATHS", "failover_sequence", "map_io_errors", "have_initiator_roles"]

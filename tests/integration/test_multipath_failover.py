@@ -27,14 +27,14 @@ import re
 
 import pytest
 
-from _multipath import PATH_TIMEOUT, PATHS, Rig, failover_sequence, map_io_errors  # noqa: E402
+from _multipath import PATHS, Rig, failover_sequence, map_io_errors  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 CONTROL, PORT = 88, 3262
 IQN = "iqn.2024-01.lab.sanboot.test:multipath-failover"
 ALIAS = "sbmpath"
-OUTAGE = PATH_TIMEOUT + 6          # longer than the path timeout (replacement + noop + checker)
+MARGIN = 6                         # each outage: the path timeout (replacement + noop + checker) + 6 s
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_filesystem_on_the_map_is_mounted(rig):
 
 
 def test_fio_verifies_through_the_map_while_each_path_fails(rig):
-    result = failover_sequence(rig, outage=OUTAGE)
+    outage = rig.path_timeout() + MARGIN
+    result = failover_sequence(rig, outage=outage)
     fio = result["fio"]
     for ev in result["failovers"]:
         print("failover path %(path)s (%(tap)s down %(outage_s).1f s): stall %(max_latency_s).2f s, "
@@ -85,7 +86,7 @@ def test_fio_verifies_through_the_map_while_each_path_fails(rig):
     assert job["error"] == 0, job
     assert not re.search(r"verify failed|verify: |bad magic", fio["stderr"]), fio["stderr"]
     assert job["write"]["io_bytes"] > 0
-    assert all(ev["outage_s"] >= OUTAGE for ev in result["failovers"])
+    assert all(ev["outage_s"] >= outage for ev in result["failovers"])
     assert map_io_errors(rig.bed, ALIAS) == []
     paths = rig.paths()
     assert len(paths) == 2 and all(p["dm_state"] == "active" and p["checker"] == "ready" for p in paths), paths
