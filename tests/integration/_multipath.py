@@ -128,6 +128,12 @@ class Rig(object):
         """Apply the same play again: the recap of the re-run (changed must be 0)."""
         return self._playbook(self.play)
 
+    def changed_tasks(self):
+        """``[(task name, result)]`` of the changed tasks in the last playbook run (for messages)."""
+        return [(task["task"]["name"], {k: v for k, v in res.items() if k in ("diff", "msg", "commands", "changes")})
+                for play in self.runs[-1]["plays"] for task in play["tasks"]
+                for res in task["hosts"].values() if res.get("changed")]
+
     def _login_iscsiadm(self):
         # TODO(issue 11): these iscsiadm calls become the module sanboot.lab.iscsi_initiator (role
         # iscsi_initiator, profile multipath) and the multipath.conf below the role multipath as soon

@@ -99,5 +99,5 @@ def test_rerun_of_roles_and_module_changes_nothing(rig):
         pytest.skip("module/role sanboot.lab.iscsi_initiator and role sanboot.lab.multipath not merged yet "
                     "(the login used iscsiadm)")
     stats = rig.rerun_roles()
-    assert stats["changed"] == 0 and stats["failures"] == 0, stats
+    assert stats["changed"] == 0 and stats["failures"] == 0, (stats, rig.changed_tasks())
     assert len(rig.paths()) == 2
