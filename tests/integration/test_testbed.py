@@ -23,6 +23,14 @@ def test_root_is_the_image_disk_and_address_is_static(testbed):  # noqa: F811
     assert "198.51.100.30/25" in testbed.run("ip -4 -o addr show").stdout
 
 
+def test_second_nic_is_on_the_second_storage_network(testbed):  # noqa: F811
+    # testbed_extra_networks (default): tap sbtestbed1 on sanbr1, MAC 52:54:00:c6:33:1f, 198.51.100.158/25
+    # from the guest's systemd-networkd file; the controller answers there as 198.51.100.129.
+    link = testbed.run("ip -o link show | grep -i 52:54:00:c6:33:1f").stdout.split(":")[1].strip()
+    assert "198.51.100.158/25" in testbed.run("ip -4 -o addr show dev %s" % link).stdout
+    testbed.run("ping -c 1 -W 5 -I %s 198.51.100.129" % link)
+
+
 def test_kernel_modules_load(testbed):  # noqa: F811
     testbed.run("modprobe -a dm_mod iscsi_tcp aoe")
     loaded = testbed.run("ls /sys/module").stdout.split()

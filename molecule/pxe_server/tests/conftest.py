@@ -8,7 +8,7 @@ variables from ../vars/scenario.yml: the tests check exactly what converge appli
 
 The client (created here, removed at the end even on failure; names unique to this scenario):
 
-    controller: sbmolc0 (veth, port of the scenario's bridge sbmolpxe0)
+    controller: sbmolc0 (veth, port of the scenario's bridge sanbr1)
     netns sbmolc: sbmolc1 (its peer; MAC set per test)  <- busybox udhcpc and curl run here
 """
 
