@@ -62,7 +62,7 @@ def one_round(bed, outage, workdir, number):
                 for ev in result["failovers"]]
         raw = {"failovers": result["failovers"], "fio_rc": result["fio"]["rc"], "fio_stderr": result["fio"]["stderr"],
                "runtime_s": result["runtime"], "timers": timers, "path_timeout_s": sum(timers.values()), "clock_offset_s": result["offset"],
-               "write_iops": job.get("write", {}).get("iops"), "verify_via": "roles" if rig.via_roles else "iscsiadm",
+               "write_iops": job.get("write", {}).get("iops"), "verify_via": "roles",
                "clat_max_s": job.get("write", {}).get("clat_ns", {}).get("max", 0) / 1e9,
                "latency_log": [[round(t, 3), round(v, 4)] for t, v in result["latency_log"]]}
         return rows, raw

@@ -29,22 +29,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MIB = 1024 * 1024
 # (controller address, testbed address, host tap) of path A and path B.
 PATHS = (("198.51.100.1", "198.51.100.30", "sbtestbed0"), ("198.51.100.129", "198.51.100.158", "sbtestbed1"))
-# Timers of the fallback login (the multipath profile of roles/iscsi_initiator owns them once it
-# exists): a dead path is noticed after noop_out_interval + noop_out_timeout, its I/O is failed to
-# dm-multipath after replacement_timeout; multipathd checks paths every POLLING seconds. The path
-# timeout actually used is read back from the node records and multipathd (Rig.path_timeout).
-REPLACEMENT_TIMEOUT, NOOP_INTERVAL, NOOP_TIMEOUT, POLLING = 5, 2, 2, 5
+# The timers come from the multipath profile of roles/iscsi_initiator: a dead path is noticed after
+# noop_out_interval + noop_out_timeout, its I/O is failed to dm-multipath after replacement_timeout,
+# multipathd checks paths every polling_interval seconds; Rig.path_timeout reads them back.
 FIO_DIR = "/root/sbmpath-fio"
 # Files of the testbed the roles change (initiator name, iscsid.conf timers): saved before, put back after.
 SAVED = ("/etc/iscsi/iscsid.conf", "/etc/iscsi/initiatorname.iscsi")
 SAVE_DIR = "/root/sbmpath-saved"
-
-
-def have_initiator_roles():
-    """True once the module sanboot.lab.iscsi_initiator and the roles iscsi_initiator, multipath exist."""
-    return all(os.path.exists(os.path.join(ROOT, p)) for p in
-               ("plugins/modules/iscsi_initiator.py", "roles/iscsi_initiator/tasks/main.yml",
-                "roles/multipath/tasks/main.yml"))
 
 
 class Rig(object):
@@ -54,7 +45,7 @@ class Rig(object):
         self.bed, self.workdir, self.control, self.port = bed, workdir, control, port
         self.iqn, self.alias, self.lun_mib = iqn, alias, lun_mib
         self.portals = ["%s:%d" % (p[0], port) for p in PATHS]
-        self.tgtd, self.wwid, self.via_roles, self.runs, self.play = None, None, have_initiator_roles(), [], None
+        self.tgtd, self.wwid, self.runs, self.play = None, None, [], None
 
     # ---- target side (controller) ----
     def start_target(self):
@@ -71,13 +62,10 @@ class Rig(object):
 
     # ---- initiator side (testbed) ----
     def login(self):
-        """Log in over both portals and build the map; returns the Ansible recap (roles) or None."""
+        """Log in over both portals and build the map (roles iscsi_initiator, multipath); the recap."""
         self.bed.run("test -d {d} || (mkdir -p {d} && cp -a {f} {d}/); dmesg -C; systemctl start iscsid multipathd"
                      .format(d=SAVE_DIR, f=" ".join(SAVED)))
-        if self.via_roles:
-            return self._login_roles()
-        self._login_iscsiadm()
-        return None
+        return self._login_roles()
 
     def _playbook(self, text):
         path = os.path.join(self.workdir, "mp-%d.yml" % len(self.runs))
@@ -133,34 +121,6 @@ class Rig(object):
         return [(task["task"]["name"], {k: v for k, v in res.items() if k in ("diff", "msg", "commands", "changes")})
                 for play in self.runs[-1]["plays"] for task in play["tasks"]
                 for res in task["hosts"].values() if res.get("changed")]
-
-    def _login_iscsiadm(self):
-        # TODO(issue 11): these iscsiadm calls become the module sanboot.lab.iscsi_initiator (role
-        # iscsi_initiator, profile multipath) and the multipath.conf below the role multipath as soon
-        # as they are merged; have_initiator_roles() switches to _login_roles() by itself.
-        node = "-m node -T %s" % self.iqn
-        cmds = ["iscsiadm -m discovery -t st -p %s" % self.portals[0]]
-        for portal in self.portals:
-            cmds.append("iscsiadm -m node -T %s -p %s -o new >/dev/null 2>&1 || true" % (self.iqn, portal))
-        for key, value in (("node.session.timeo.replacement_timeout", REPLACEMENT_TIMEOUT),
-                           ("node.conn[0].timeo.noop_out_interval", NOOP_INTERVAL),
-                           ("node.conn[0].timeo.noop_out_timeout", NOOP_TIMEOUT), ("node.startup", "manual")):
-            cmds.append("iscsiadm %s -o update -n '%s' -v %s" % (node, key, value))
-        for portal in self.portals:
-            cmds.append("iscsiadm -m node -T %s -p %s --login" % (self.iqn, portal))
-        cmds.append("udevadm settle")
-        self.bed.run(" && ".join(cmds))
-        devs = [self.path_device(p) for p in self.portals]
-        wwids = {self.bed.run("/lib/udev/scsi_id -g -u -d /dev/%s" % d).stdout.strip() for d in devs}
-        assert len(wwids) == 1, wwids
-        self.wwid = wwids.pop()
-        conf = ("defaults {\n  user_friendly_names yes\n  find_multipaths strict\n  polling_interval %d\n"
-                "  path_grouping_policy multibus\n  path_selector \"service-time 0\"\n  no_path_retry 12\n"
-                "  fast_io_fail_tmo 5\n}\nblacklist {\n  devnode \"^(vd[a-z]+|sr[0-9]+|loop[0-9]+)\"\n}\n"
-                "multipaths {\n  multipath {\n    wwid %s\n    alias %s\n  }\n}\n" % (POLLING, self.wwid, self.alias))
-        self.bed.run("cat > /etc/multipath.conf <<'EOF'\n%sEOF\nmultipath -a /dev/%s && systemctl restart multipathd "
-                     "&& sleep 2 && multipath && udevadm settle" % (conf, devs[0]))
-        self.wait_paths(2, timeout=60)
 
     def timers(self):
         """``{replacement_timeout, noop_out_interval, noop_out_timeout, polling_interval}`` in use
@@ -310,4 +270,4 @@ def map_io_errors(bed, alias):
             or "Buffer I/O error" in ln]
 
 
-__all__ = ["Rig", "PATHS", "failover_sequence", "map_io_errors", "have_initiator_roles"]
+__all__ = ["Rig", "PATHS", "failover_sequence", "map_io_errors"]

@@ -8,14 +8,14 @@ kernel) logs in with two NICs, one per storage network (sanbr0 198.51.100.30, sa
 198.51.100.158), to a throwaway tgtd on the controller with a portal on each (198.51.100.1 and
 198.51.100.129, port 3262; never the lab's 3260). See _multipath.py for the picture.
 
-1. Both sessions, one map with two active paths, ext4 on /dev/mapper/sbmpath mounted.
+1. The roles iscsi_initiator (module iscsi_initiator, multipath profile) and multipath log in
+   over both portals: both sessions, one map with two active paths, ext4 on /dev/mapper/sbmpath mounted.
 2. fio (crc32c verify, verify_backlog) writes and verifies through the map while the host side of
    path A's tap goes down for longer than the path timeout and comes back, then path B's: fio exits
    0 without a verify failure, the kernel logs no I/O error on the map, both paths end active. The
    stall of each failover (longest I/O latency) is printed, not asserted: bench/multipath_failover.py
    records it.
-3. Re-running the roles iscsi_initiator + multipath (module iscsi_initiator) changes nothing
-   (skipped until those are merged; until then step 1 logs in with plain iscsiadm).
+3. Re-running the roles iscsi_initiator + multipath (module iscsi_initiator) changes nothing.
 
 Everything is undone afterwards, also on failure: map flushed, sessions logged out, node and
 discovery records deleted, multipath.conf removed, tgtd stopped, taps up. About 4-5 minutes.
@@ -95,9 +95,6 @@ def test_fio_verifies_through_the_map_while_each_path_fails(rig):
 
 
 def test_rerun_of_roles_and_module_changes_nothing(rig):
-    if not rig.via_roles:
-        pytest.skip("module/role sanboot.lab.iscsi_initiator and role sanboot.lab.multipath not merged yet "
-                    "(the login used iscsiadm)")
     stats = rig.rerun_roles()
     assert stats["changed"] == 0 and stats["failures"] == 0, (stats, rig.changed_tasks())
     assert len(rig.paths()) == 2
