@@ -8,6 +8,7 @@ iscsid.conf, and the arguments each target entry gives the module."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import yaml
@@ -33,6 +34,11 @@ def _task(name):
 
 def evaluate(expr, **variables):
     if AnsibleCollectionConfig.collection_finder is None:
+        # Unit tests that ran before imported ansible_collections.sanboot.lab as a plain package
+        # (tests/conftest.py puts it on sys.path): Ansible's collection finder loads the
+        # collection's metadata only for modules it imports itself, so forget those first.
+        for name in [n for n in sys.modules if n == "ansible_collections" or n.startswith("ansible_collections.")]:
+            del sys.modules[name]
         init_plugin_loader()  # finds sanboot.lab on sys.path (tests/conftest.py)
     v = dict(_yaml("defaults", "main.yml"), inventory_hostname_short="client1")
     v.update(_yaml("vars", "main.yml"))
