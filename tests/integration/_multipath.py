@@ -182,8 +182,8 @@ class Rig(object):
                          "for p in {p}; do iscsiadm -m discoverydb -t st -p $p -o delete; done; "
                          "rm -f /etc/multipath.conf; multipath -W; systemctl restart multipathd; "
                          "if test -d {s}; then cp -a {s}/. /etc/iscsi/ && rm -rf {s} && systemctl restart iscsid; fi; "
-                         "rm -rf {d} /mnt/{a}; udevadm settle".format(a=self.alias, t=self.iqn, d=FIO_DIR, s=SAVE_DIR,
-                                                                    p=" ".join(self.portals)),
+                         "rm -rf {d} /mnt/{a}; udevadm settle".format(
+                             a=self.alias, t=self.iqn, d=FIO_DIR, s=SAVE_DIR, p=" ".join(self.portals)),
                          check=False, timeout=120)
         if self.tgtd is not None:
             self.tgtd.stop()

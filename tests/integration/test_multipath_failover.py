@@ -78,8 +78,8 @@ def test_fio_verifies_through_the_map_while_each_path_fails(rig):
     for ev in result["failovers"]:
         print("failover path %(path)s (%(tap)s down %(outage_s).1f s): stall %(max_latency_s).2f s, "
               "longest completion gap %(max_gap_s).2f s, both paths active %(recovered_s).1f s after link up" % ev)
-    assert result["under_load"], "fio (%d s) ended before both paths were back: %s" % (result["runtime"],
-                                                                                     result["failovers"])
+    assert result["under_load"], "fio (%d s) ended before both paths were back: %s" % (
+        result["runtime"], result["failovers"])
     assert fio["rc"] == 0, fio["stderr"]
     assert fio["json"] is not None, fio["stderr"]
     job = fio["json"]["jobs"][0]
