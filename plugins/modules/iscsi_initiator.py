@@ -81,7 +81,7 @@ options:
         C(mutual_username)/C(mutual_password) are the target's credentials (C(username_in), C(password_in)).
       - Secrets 12 to 255 bytes (RFC 3720 sections 8.2.1 and 5.1), printable ASCII without blanks.
     type: dict
-    suboptions:
+    suboptions: &chap_suboptions
       username: {type: str, description: CHAP name of the initiator.}
       password: {type: str, description: CHAP secret of the initiator.}
       mutual_username: {type: str, description: CHAP name of the target (mutual CHAP).}
@@ -90,11 +90,7 @@ options:
     description: Session CHAP in the node records (C(node.session.auth.*)); same rules as O(discovery_chap).
       Not given - the auth settings of the records are left alone.
     type: dict
-    suboptions:
-      username: {type: str, description: CHAP name of the initiator.}
-      password: {type: str, description: CHAP secret of the initiator.}
-      mutual_username: {type: str, description: CHAP name of the target (mutual CHAP).}
-      mutual_password: {type: str, description: CHAP secret of the target (mutual CHAP).}
+    suboptions: *chap_suboptions
   node_startup:
     description: C(node.startup) of the records (C(automatic) logs in when iscsid starts); not given - left alone.
     type: str

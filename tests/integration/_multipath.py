@@ -38,6 +38,14 @@ SAVED = ("/etc/iscsi/iscsid.conf", "/etc/iscsi/initiatorname.iscsi")
 SAVE_DIR = "/root/sbmpath-saved"
 
 
+# Every play of the rig: the testbed by address, no facts, its Python.
+PLAY_HEADER = """- hosts: all
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: /usr/bin/python3
+"""
+
+
 class Rig(object):
     """A throwaway tgtd with one LUN and two portals, logged in from the testbed over both."""
 
@@ -81,11 +89,7 @@ class Rig(object):
         """The contract of issue 11: role iscsi_initiator (module iscsi_initiator) on both portals with the
         multipath profile, then role multipath with an alias for the LUN's WWID."""
         play = """---
-- hosts: all
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: /usr/bin/python3
-  roles:
+%(header)s  roles:
     - role: sanboot.lab.iscsi_initiator
       vars:
         iscsi_initiator_profile: multipath
@@ -96,15 +100,11 @@ class Rig(object):
       ansible.builtin.set_fact:
         sbmp_wwid: "{{ iscsi_initiator_sessions | map(attribute='devices') | flatten
                        | map(attribute='wwid') | unique | first }}"
-- hosts: all
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: /usr/bin/python3
-  roles:
+%(header)s  roles:
     - role: sanboot.lab.multipath
       vars:
         multipath_aliases: [{wwid: "{{ sbmp_wwid }}", alias: %(alias)s}]
-""" % {"iqn": self.iqn, "portals": json.dumps(self.portals), "alias": self.alias}
+""" % {"iqn": self.iqn, "portals": json.dumps(self.portals), "alias": self.alias, "header": PLAY_HEADER}
         stats = self._playbook(play)
         self.wwid = self.bed.run("multipathd show maps raw format '%%w %%n' | awk '$2 == \"%s\" {print $1}'"
                                  % self.alias).stdout.strip()

@@ -8,42 +8,16 @@ iscsid.conf, and the arguments each target entry gives the module."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 import yaml
 
 from ansible.errors import AnsibleError
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar
-from ansible.utils.collection_loader import AnsibleCollectionConfig
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLE = os.path.join(ROOT, "roles", "iscsi_initiator")
+from _templar import ROOT, RoleTemplar  # noqa: E402  pylint: disable=wrong-import-order
 
-
-def _yaml(*path):
-    with open(os.path.join(ROLE, *path), encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def _task(name):
-    return next(t for t in _yaml("tasks", "main.yml") if t.get("name") == name)
-
-
-def evaluate(expr, **variables):
-    if AnsibleCollectionConfig.collection_finder is None:
-        # Unit tests that ran before imported ansible_collections.sanboot.lab as a plain package
-        # (tests/conftest.py puts it on sys.path): Ansible's collection finder loads the
-        # collection's metadata only for modules it imports itself, so forget those first.
-        for name in [n for n in sys.modules if n == "ansible_collections" or n.startswith("ansible_collections.")]:
-            del sys.modules[name]
-        init_plugin_loader()  # finds sanboot.lab on sys.path (tests/conftest.py)
-    v = dict(_yaml("defaults", "main.yml"), inventory_hostname_short="client1")
-    v.update(_yaml("vars", "main.yml"))
-    v.update(variables)
-    return Templar(loader=DataLoader(), variables=v).template(expr)
+ROLE = RoleTemplar("iscsi_initiator", collection_plugins=True, inventory_hostname_short="client1")
+_yaml, _task, evaluate = ROLE.yaml, ROLE.task, ROLE.evaluate
 
 
 def _passes(task, **variables):

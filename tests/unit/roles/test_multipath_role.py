@@ -14,34 +14,16 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
+from _templar import RoleTemplar  # noqa: E402  pylint: disable=wrong-import-order
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ROLE = os.path.join(ROOT, "roles", "multipath")
+ROLE = RoleTemplar("multipath", ansible_managed="Ansible managed")
+_yaml, _task, evaluate = ROLE.yaml, ROLE.task, ROLE.evaluate
 WWID1, WWID2 = "360000000000000000e00000000010001", "360000000000000000e00000000010002"
 
 
-def _yaml(*path):
-    with open(os.path.join(ROLE, *path), encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def _task(name):
-    return next(t for t in _yaml("tasks", "main.yml") if t.get("name") == name)
-
-
-def evaluate(expr, **variables):
-    v = dict(_yaml("defaults", "main.yml"), ansible_managed="Ansible managed")
-    v.update(_yaml("vars", "main.yml"))
-    v.update(variables)
-    return Templar(loader=DataLoader(), variables=v).template(expr)
-
-
 def render(**variables):
-    with open(os.path.join(ROLE, "templates", "multipath.conf.j2"), encoding="utf-8") as f:
+    with open(os.path.join(ROLE.path, "templates", "multipath.conf.j2"), encoding="utf-8") as f:
         return evaluate(f.read(), **variables)
 
 
