@@ -109,7 +109,7 @@ test-unit: collection
 	python -m pytest -q tests/unit
 
 test-integration: collection
-	python -m pytest -q tests/integration
+	python -m pytest -q --durations=25 tests/integration
 
 test-sanity: collection
 	tests/sanity/run.sh
