@@ -97,10 +97,14 @@ class Converge(object):
         if req.discover:
             # discovery makes a record for every target and portal offered: the new ones are
             # deleted again when this run fails
+            new = []
             for offered, _tpgt, name in self.offered.get(portal, []):
                 if self.check or adm.read_record(self.run, adm.show_node_argv(name, offered, req.interface)) is None:
                     self.undo.append(adm.node_argv(name, offered, req.interface, "-o", "delete"))
+                    new.append((name, offered))
             self.do(adm.discover_argv(portal, req.interface), "discovery on %s failed" % portal)
+            if "%" in portal.addr:
+                self.zoned(portal, new)
         else:
             self.do(adm.node_argv(req.target, portal, req.interface, "-o", "new"),
                     "cannot create the node record")
@@ -109,6 +113,20 @@ class Converge(object):
             raise PlanError("portals: discovery on %s made no record for %s -I %s (the target "
                             "returns another portal address?)" % (portal, req.target, req.interface),
                             option="portals")
+
+    def zoned(self, portal, new):
+        """A link-local portal: SendTargets answers TargetAddress without the IPv6 zone (RFC 3720
+        §12.8 has no place for one), so the records discovery just made for that address cannot
+        connect (iscsid: connect() EINVAL, retried forever). Delete those; the target's record gets
+        the portal as given, zone included."""
+        req, bare = self.req, portal.addr.split("%")[0]
+        for name, offered in new:
+            if offered.addr == bare and offered.port == portal.port:
+                self.do(adm.node_argv(name, offered, req.interface, "-o", "delete"),
+                        "cannot delete the record without zone %s" % offered)
+        if self.check or adm.read_record(self.run, adm.show_node_argv(req.target, portal, req.interface)) is None:
+            self.do(adm.node_argv(req.target, portal, req.interface, "-o", "new"), "cannot create the node record")
+            self.undo.append(adm.node_argv(req.target, portal, req.interface, "-o", "delete"))
 
     # ------------------------------------------------------------ the run
     def __call__(self):

@@ -173,6 +173,17 @@ def test_ipv6_and_two_portals_exact_tuples(monkeypatch, fake):
     assert (T, "[2001:db8::1]:3260", "default") in fake.records
 
 
+def test_link_local_portal_keeps_its_zone(monkeypatch, fake):
+    # SendTargets returns TargetAddress without the zone (RFC 3720 §12.8): such records cannot connect
+    fake.offered["[fe80::1%eth1]:3260"] = [("[fe80::1]:3260", T), ("[fe80::1]:3260", OTHER)]
+    r, calls = run(monkeypatch, fake, portals=["[fe80::1%eth1]"], state="logged_in")
+    assert r["changed"] and not r["failed"], r
+    assert sorted(k[1] for k in fake.records) == ["[fe80::1%eth1]:3260"]
+    assert fake.sessions == [(T, "[fe80::1%eth1]:3260", "default")]
+    r, calls = run(monkeypatch, fake, portals=["[fe80::1%eth1]"], state="logged_in")
+    assert not r["changed"] and changing(calls) == [], r["commands"]
+
+
 def test_chap_secret_never_in_output(monkeypatch, fake):
     chap = dict(username="u", password=SECRET, mutual_username="t", mutual_password="other-123456")
     r, calls = run(monkeypatch, fake, chap=chap, state="present",
