@@ -79,7 +79,7 @@ def check_bursts(values, what, current=None):
                        % ("MaxBurstLength" if told == ["FirstBurstLength"] else "FirstBurstLength")))
     if current is None:
         _err(what, msg)
-    raise PlanError("%s: %s" % (what, msg), option=what)
+    raise PlanError("%s: %s" % (what, msg), option="parameters")
 
 
 def normalise(params, what="parameters"):
