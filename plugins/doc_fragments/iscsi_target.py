@@ -77,13 +77,13 @@ options:
         description: Data-path parameters of this target, as O(parameters) (same keys, rules and ranges).
         type: dict
         suboptions:
-          MaxRecvDataSegmentLength: {description: Bytes, 512-16777215., type: int}
-          MaxXmitDataSegmentLength: {description: Bytes, 512-16777215., type: int}
+          MaxRecvDataSegmentLength: {description: "Bytes, 512-16777215.", type: int}
+          MaxXmitDataSegmentLength: {description: "Bytes, 512-16777215.", type: int}
           FirstBurstLength: {description: "Bytes, 512-16777215, not above MaxBurstLength.", type: int}
-          MaxBurstLength: {description: Bytes, 512-16777215., type: int}
-          MaxOutstandingR2T: {description: Count, 1-65535., type: int}
-          ImmediateData: {description: Yes/No as a boolean., type: bool}
-          InitialR2T: {description: Yes/No as a boolean., type: bool}
+          MaxBurstLength: {description: "Bytes, 512-16777215.", type: int}
+          MaxOutstandingR2T: {description: "Count, 1-65535.", type: int}
+          ImmediateData: {description: "Yes/No as a boolean.", type: bool}
+          InitialR2T: {description: "Yes/No as a boolean.", type: bool}
       chap:
         description: CHAP credentials, as O(chap).
         type: dict
