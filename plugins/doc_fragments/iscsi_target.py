@@ -128,7 +128,9 @@ options:
     type: dict
     suboptions:
       MaxRecvDataSegmentLength:
-        description: Largest data segment tgtd receives in one PDU, bytes, 512-16777215 (2**24-1; RFC 7143 section 13.12). tgt default 8192.
+        description:
+          - Largest data segment tgtd receives in one PDU, bytes, 512-16777215 (2**24-1; RFC 7143 section 13.12).
+            tgt default 8192.
         type: int
       MaxXmitDataSegmentLength:
         description:
@@ -136,19 +138,26 @@ options:
             the initiator's MaxRecvDataSegmentLength caps it further). tgt default 8192.
         type: int
       FirstBurstLength:
-        description: Unsolicited data (immediate and unsolicited Data-Out) per command, bytes, 512-16777215, not above MaxBurstLength (RFC 7143 section 13.14). tgt default 65536.
+        description:
+          - Unsolicited data (immediate and unsolicited Data-Out) per command, bytes, 512-16777215, not above
+            MaxBurstLength (RFC 7143 section 13.14). tgt default 65536.
         type: int
       MaxBurstLength:
-        description: Largest solicited data sequence (one R2T or Data-In burst), bytes, 512-16777215 (RFC 7143 section 13.13). tgt default 262144.
+        description:
+          - Largest solicited data sequence (one R2T or Data-In burst), bytes, 512-16777215 (RFC 7143 section 13.13).
+            tgt default 262144.
         type: int
       MaxOutstandingR2T:
         description: R2Ts outstanding per task, 1-65535 (RFC 7143 section 13.17). tgt default 1.
         type: int
       ImmediateData:
-        description: Allow data in the command PDU (tgtadm C(Yes)/C(No); RFC 7143 section 13.11). tgt default V(true).
+        description:
+          - Allow data in the command PDU (tgtadm C(Yes)/C(No); RFC 7143 section 13.11). tgt default V(true).
         type: bool
       InitialR2T:
-        description: Require an R2T before any unsolicited Data-Out (tgtadm C(Yes)/C(No); RFC 7143 section 13.10). tgt default V(true).
+        description:
+          - Require an R2T before any unsolicited Data-Out (tgtadm C(Yes)/C(No); RFC 7143 section 13.10).
+            tgt default V(true).
         type: bool
 """
 

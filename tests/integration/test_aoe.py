@@ -230,7 +230,6 @@ def test_jumbo_frames_carry_17_sectors(lab):
     assert got["data_sha256"] == hashlib.sha256(data).hexdigest()
 
 
-
 def test_buffers_advertised_and_a_change_restarts_the_export(lab):
     path = lab.disk("bufs.img")
     first = lab.export(10, path, buffers=64)
