@@ -22,8 +22,8 @@ options:
   targets:
     description:
       - Many targets in one call (the daemon is read once). Each item takes the per-target
-        options O(name), O(state), O(luns), O(initiators), O(initiator_addresses), O(allow_all)
-        and O(chap) with the same meaning. Mutually exclusive with O(name).
+        options O(name), O(state), O(luns), O(initiators), O(initiator_addresses), O(allow_all),
+        O(chap) and O(parameters) with the same meaning. Mutually exclusive with O(name).
     type: list
     elements: dict
     suboptions:
@@ -73,6 +73,17 @@ options:
         description: Admit every initiator, as O(allow_all).
         type: bool
         default: false
+      parameters:
+        description: Data-path parameters of this target, as O(parameters) (same keys, rules and ranges).
+        type: dict
+        suboptions:
+          MaxRecvDataSegmentLength: {description: "Bytes, 512-16777215.", type: int}
+          MaxXmitDataSegmentLength: {description: "Bytes, 512-16777215.", type: int}
+          FirstBurstLength: {description: "Bytes, 512-16777215, not above MaxBurstLength.", type: int}
+          MaxBurstLength: {description: "Bytes, 512-16777215.", type: int}
+          MaxOutstandingR2T: {description: "Count, 1-65535.", type: int}
+          ImmediateData: {description: "Yes/No as a boolean.", type: bool}
+          InitialR2T: {description: "Yes/No as a boolean.", type: bool}
       chap:
         description: CHAP credentials, as O(chap).
         type: dict
@@ -89,6 +100,65 @@ options:
           mutual_password:
             description: Mutual CHAP secret, 12 or more characters, not equal to O(targets[].chap.password).
             type: str
+"""
+
+    PARAMETERS = r"""
+options:
+  parameters:
+    description:
+      - "Provider V(tgt) only: iSCSI session parameters of the target, the keys spelled as RFC 7143
+        and C(tgtadm) spell them. Only the keys given are read (C(tgtadm --op show --mode target
+        --tid N)), compared and set (C(tgtadm --op update --mode target --tid N --name KEY --value
+        V)); a key left out keeps whatever tgtd has (its default for a new target). The keys given
+        are written into the target's persisted block (C(KEY VALUE) lines tgt-admin applies when
+        tgtd starts); a key dropped from the request keeps its live value until tgtd restarts."
+      - "They apply to sessions that log in afterwards: existing sessions keep what they
+        negotiated at login (log the initiators out and in again to use new values)."
+      - "Who wins (RFC 7143 section 6.2 and each key's section): tgtd offers these values at login.
+        O(parameters.FirstBurstLength), O(parameters.MaxBurstLength) and
+        O(parameters.MaxOutstandingR2T) end as the minimum of both sides' offers;
+        O(parameters.InitialR2T) as the OR (V(true) if either side asks for it),
+        O(parameters.ImmediateData) as the AND (V(false) if either side refuses it).
+        O(parameters.MaxRecvDataSegmentLength) is declarative: it limits what the initiator sends
+        to tgtd, and the initiator's own value limits what tgtd sends (capped again by
+        O(parameters.MaxXmitDataSegmentLength))."
+      - "Refused before anything changes: an unknown key, a value out of range, and a
+        O(parameters.FirstBurstLength) above O(parameters.MaxBurstLength) (the target's current
+        value for the key not given; RFC 7143 section 13.14)."
+    type: dict
+    suboptions:
+      MaxRecvDataSegmentLength:
+        description:
+          - Largest data segment tgtd receives in one PDU, bytes, 512-16777215 (2**24-1; RFC 7143 section 13.12).
+            tgt default 8192.
+        type: int
+      MaxXmitDataSegmentLength:
+        description:
+          - Largest data segment tgtd sends in one PDU, bytes, 512-16777215 (tgt's own key, not negotiated;
+            the initiator's MaxRecvDataSegmentLength caps it further). tgt default 8192.
+        type: int
+      FirstBurstLength:
+        description:
+          - Unsolicited data (immediate and unsolicited Data-Out) per command, bytes, 512-16777215, not above
+            MaxBurstLength (RFC 7143 section 13.14). tgt default 65536.
+        type: int
+      MaxBurstLength:
+        description:
+          - Largest solicited data sequence (one R2T or Data-In burst), bytes, 512-16777215 (RFC 7143 section 13.13).
+            tgt default 262144.
+        type: int
+      MaxOutstandingR2T:
+        description: R2Ts outstanding per task, 1-65535 (RFC 7143 section 13.17). tgt default 1.
+        type: int
+      ImmediateData:
+        description:
+          - Allow data in the command PDU (tgtadm C(Yes)/C(No); RFC 7143 section 13.11). tgt default V(true).
+        type: bool
+      InitialR2T:
+        description:
+          - Require an R2T before any unsolicited Data-Out (tgtadm C(Yes)/C(No); RFC 7143 section 13.10).
+            tgt default V(true).
+        type: bool
 """
 
     CHAP = r"""

@@ -89,6 +89,15 @@ options:
     description: Open the backing store with C(O_SYNC) (vblade C(-s)), every write reaches the disk before the reply.
     type: bool
     default: false
+  buffers:
+    description:
+      - vblade's buffer count (C(-b)), 1-65535 - the requests it says it can queue, advertised as the Buffer Count
+        of its Query Config answer (AoE spec r11); initiators keep at most that many requests outstanding (RV(changes)
+        shows it as C(buffers=N)). V(null) runs vblade without C(-b) (its default, 16).
+      - Part of the export's command line, so a different value stops and starts the export again (with
+        V(systemd), its env file changes and the instance restarts); initiators see the new count when they next
+        query the target's config (e.g. C(aoe-discover)).
+    type: int
   state:
     description: Whether the export runs (V(present)) or not (V(absent)).
     type: str
@@ -131,6 +140,14 @@ EXAMPLES = r"""
     interface: eth1
     path: /srv/aoe/golden.img
     readonly: true
+
+- name: Let initiators keep 64 requests outstanding (vblade -b 64)
+  sanboot.lab.aoe_export:
+    shelf: 1
+    slot: 2
+    interface: eth1
+    path: /srv/aoe/e1.2.img
+    buffers: 64
 
 - name: Stop the export
   sanboot.lab.aoe_export:
@@ -196,6 +213,7 @@ def main():
             allowed_macs=dict(type="list", elements="str", default=[]),
             direct=dict(type="bool", default=False),
             sync=dict(type="bool", default=False),
+            buffers=dict(type="int"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             force=dict(type="bool", default=False),
             supervisor=dict(type="str", choices=["auto", "systemd", "process"], default="auto"),

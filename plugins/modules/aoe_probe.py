@@ -133,6 +133,10 @@ config:
   description: The target's AoE config string (empty when none is set).
   returned: when found
   type: str
+buffer_count:
+  description: Requests the target says it can queue (Query Config Buffer Count; vblade C(-b), 16 by default).
+  returned: when found
+  type: int
 firmware:
   description: Firmware revision from IDENTIFY (vblade reports C(V25)).
   returned: when found
@@ -218,7 +222,8 @@ def main():
                 module.exit_json(**result)
             ident = client.identify(target)
             result.update(found=True, mac=target["src"], size_bytes=ident["size_bytes"], sectors=ident["sectors"],
-                          config=target["config"], firmware=ident["firmware"], model=ident["model"],
+                          config=target["config"], buffer_count=target["buffer_count"],
+                          firmware=ident["firmware"], model=ident["model"],
                           serial=ident["serial"], max_sectors=_protocol.max_sectors(client.mtu, target["sector_count"]))
             for lba, count in ((p["write_lba"], len(data or b"") // 512), (p["read_lba"], p["read_count"])):
                 if lba is not None and lba + count > ident["sectors"]:

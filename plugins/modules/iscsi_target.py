@@ -57,6 +57,7 @@ extends_documentation_fragment:
   - sanboot.lab.iscsi_target
   - sanboot.lab.iscsi_target.targets
   - sanboot.lab.iscsi_target.chap
+  - sanboot.lab.iscsi_target.parameters
   - sanboot.lab.iscsi_target.force
 attributes:
   check_mode:
@@ -199,6 +200,13 @@ EXAMPLES = r"""
         state: absent
     purge: true
 
+- name: Larger PDUs and bursts for the sessions that log in from now on
+  sanboot.lab.iscsi_target:
+    name: iqn.2024-01.lab.sanboot:guest1
+    luns: [{lun: 1, path: /dev/vg0/guest1}]
+    initiators: [iqn.2024-01.lab.sanboot:client1]
+    parameters: {MaxRecvDataSegmentLength: 262144, MaxBurstLength: 1048576, ImmediateData: true}
+
 - name: Render an IET configuration
   sanboot.lab.iscsi_target:
     provider: ietd
@@ -228,6 +236,10 @@ target:
       description: Active sessions (initiator, address).
       type: list
       elements: dict
+    parameters:
+      description: "The O(parameters) keys as tgtd reports them (ints in bytes or counts, booleans); only for a target whose request sets O(parameters)."
+      type: dict
+      returned: when O(parameters) is set
   sample: {name: "iqn.2024-01.lab.sanboot:target1", tid: 1, luns: [{lun: 1, path: /srv/a.img,
            size_bytes: 67108864, readonly: false, type: fileio, serial: beaf11}],
            initiators: ["iqn.2024-01.lab.sanboot:client1"], initiator_addresses: [],

@@ -230,6 +230,26 @@ def test_jumbo_frames_carry_17_sectors(lab):
     assert got["data_sha256"] == hashlib.sha256(data).hexdigest()
 
 
+def test_buffers_advertised_and_a_change_restarts_the_export(lab):
+    path = lab.disk("bufs.img")
+    first = lab.export(10, path, buffers=64)
+    assert first["changed"] and first["diff"]["after"]["buffers"] == 64
+    with open("/proc/%d/cmdline" % first["pid"], "rb") as f:
+        assert f.read().split(b"\0")[1:3] == [b"-b", b"64"]
+    assert lab.probe(10)["buffer_count"] == 64
+    again = lab.export(10, path, buffers=64)
+    assert not again["changed"] and again["pid"] == first["pid"]
+    changed = lab.export(10, path, buffers=32)
+    assert changed["changed"] and changed["pid"] != first["pid"] and not pid_alive(first["pid"])
+    assert [c.split(":")[0] for c in changed["changes"]] == ["stop vblade pid %d" % first["pid"],
+                                                             "start vblade"]
+    assert lab.probe(10)["buffer_count"] == 32
+    default = lab.export(10, path)                            # null: vblade's own default
+    assert default["changed"] and lab.probe(10)["buffer_count"] == 16
+    refused = lab.export(10, path, buffers=0)
+    assert refused.get("failed") and "1-65535" in refused["msg"]
+    assert lab.export(10, path, state="absent")["changed"]
+
 # ---- supervisor=systemd, in an LXC container with systemd (the lab image) --------------------
 
 

@@ -53,7 +53,7 @@ def tgtd(request, collection):
 def disks(tmp_path_factory):
     base = tmp_path_factory.mktemp("iscsi_target")
     out = {}
-    for name, size in (("a", 64), ("b", 32), ("c", 16), ("d", 16)):
+    for name, size in (("a", 64), ("b", 32), ("c", 16), ("d", 16), ("e", 16)):
         path = base / ("%s.img" % name)
         with open(path, "wb") as f:
             f.truncate(size * MIB)
@@ -260,3 +260,71 @@ def test_backing_store_exported_by_vblade_refused(tgtd, disks, tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+TUNED = dict(MaxRecvDataSegmentLength=131072, MaxXmitDataSegmentLength=65536,
+             FirstBurstLength=131072, MaxBurstLength=524288, MaxOutstandingR2T=4,
+             ImmediateData=False, InitialR2T=False)
+
+
+def shown_params(tgtd, tid):
+    out = tgtd.tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target", "--tid", str(tid)).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def as_tgt(value):
+    return ("Yes" if value else "No") if isinstance(value, bool) else str(value)
+
+
+def test_parameters_applied_persisted_idempotent(tgtd, disks):
+    name = iqn("tuned")
+    args = base_args(disks, name, luns=[dict(lun=1, path=disks["e"])], parameters=TUNED)
+    res = run(args, check=True, diff=True)
+    assert res["changed"] and res["commands"] == [] and name not in tgtd.show()
+    assert "set MaxBurstLength of %s to 524288" % name in res["changes"]
+    assert "MaxBurstLength: 524288" in res["diff"]["after"]
+
+    res = run(args, diff=True)
+    tid = res["target"]["tid"]
+    assert res["changed"] and res["target"]["parameters"] == TUNED, res
+    updates = [c for c in res["commands"] if "--op update --mode target" in c]
+    assert len(updates) == 7 and updates[0].endswith("--name MaxBurstLength --value 524288")
+    shown = shown_params(tgtd, tid)
+    assert dict((k, shown[k]) for k in TUNED) == dict((k, as_tgt(v)) for k, v in TUNED.items())
+    conf = os.path.join(disks["conf"], name.replace(":", "_") + ".conf")
+    with open(conf) as f:
+        text = f.read()
+    assert "    MaxBurstLength 524288\n" in text and "    ImmediateData No\n" in text
+
+    again = run(args, diff=True)
+    assert again["changed"] is False and again["commands"] == [] and again["changes"] == []
+    assert again["diff"]["before"] == again["diff"]["after"]
+
+    # a new session gets them: the login answer as libiscsi logs it (LIBISCSI_DEBUG)
+    login = subprocess.run(["iscsi-inq", "-i", CLIENT, url(name, 1, CHAP)], capture_output=True,
+                           text=True, timeout=60, check=False, env=dict(os.environ, LIBISCSI_DEBUG="9"))
+    out = login.stdout + login.stderr
+    assert login.returncode == 0, out
+    for key in ("MaxRecvDataSegmentLength=131072", "ImmediateData=No", "InitialR2T=No",
+                "FirstBurstLength=131072"):
+        assert "TargetLoginReply: %s " % key in out, out
+
+    # persisted: a new tgtd with the file replayed by tgt-admin has the same values
+    tgtd.stop()
+    tgtd.start()
+    subprocess.run(["tgt-admin", "-C", str(CONTROL), "-e", "-c", conf], check=True,
+                   capture_output=True)
+    shown = shown_params(tgtd, tgtd.tids()[0])
+    assert dict((k, shown[k]) for k in TUNED) == dict((k, as_tgt(v)) for k, v in TUNED.items())
+    assert run(args)["changed"] is False
+
+    # one key changed: one command; keys left out are untouched (only the file loses them)
+    res = run(dict(args, parameters=dict(TUNED, MaxOutstandingR2T=8)))
+    assert [c.split("--name ")[1] for c in res["commands"]] == ["MaxOutstandingR2T --value 8"]
+    res = run(base_args(disks, name, luns=[dict(lun=1, path=disks["e"])]))
+    assert res["changed"] and res["commands"] == [] and "parameters" not in res["target"]
+    assert shown_params(tgtd, tgtd.tids()[0])["MaxOutstandingR2T"] == "8"
+    # refused before anything changes
+    res = run(dict(args, parameters=dict(MaxRecvDataSegmentLength=256)))
+    assert res.get("failed") and "RFC 7143 section 13.12" in res["msg"], res
+    assert run(dict(args, state="absent"))["changed"] and tgtd.tids() == []

@@ -29,6 +29,7 @@ from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import 
 
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
+MAX_BUFFERS = 65535               # the 16-bit Buffer Count of the Query Config answer (AoE r11)
 UNIT_NAME = "sanboot-vblade@.service"
 UNIT_DIR = "/etc/systemd/system"
 ENV_DIR = "/etc/sanboot/vblade"
@@ -110,6 +111,8 @@ def build_argv(desired, vblade="vblade"):
             argv.append(flag)
     if desired.get("allowed_macs"):
         argv += ["-m", ",".join(desired["allowed_macs"])]
+    if desired.get("bufcnt") is not None:
+        argv += ["-b", str(desired["bufcnt"])]
     return argv + [str(desired["shelf"]), str(desired["slot"]), desired["interface"], desired["path"]]
 
 
@@ -209,10 +212,16 @@ def validate(params):
         if problem:
             raise PlanError("allowed_macs: %r is %s; list the unicast MAC of each initiator"
                             % (mac, problem), option="allowed_macs")
+    buffers = params.get("buffers")
+    if buffers is not None and (isinstance(buffers, bool) or not isinstance(buffers, int)
+                                or not 1 <= buffers <= MAX_BUFFERS):
+        raise PlanError("buffers=%r is out of range: vblade's -b buffer count is 1-%d (the "
+                        "16-bit Buffer Count of the AoE Query Config answer, AoE spec r11), "
+                        "or null for vblade's default (16)" % (buffers, MAX_BUFFERS), option="buffers")
     return {"shelf": shelf, "slot": slot, "interface": params["interface"], "path": path,
             "readonly": bool(params.get("readonly")), "direct": bool(params.get("direct")),
             "sync": bool(params.get("sync")), "allowed_macs": sorted(set(macs)),
-            "bufcnt": None, "offset": None, "length": None}
+            "bufcnt": buffers, "offset": None, "length": None}
 
 
 def same_export(a, b):
@@ -230,6 +239,8 @@ def describe(export):
     flags = [name for name in ("readonly", "direct", "sync") if export.get(name)]
     if export.get("allowed_macs"):
         flags.append("allowed_macs=" + ",".join(export["allowed_macs"]))
+    if export.get("bufcnt") is not None:
+        flags.append("buffers=%d" % export["bufcnt"])
     text = "%s on %s: %s" % (device_name(export["shelf"], export["slot"]), export["interface"],
                              export["path"])
     return text + (" (%s)" % ", ".join(flags) if flags else "")
@@ -306,6 +317,8 @@ def state_dict(export, supervisor):
     if not export:
         return {"state": "absent"}
     out = {k: export[k] for k in ("interface", "path", "readonly", "direct", "sync", "allowed_macs")}
+    if export.get("bufcnt") is not None:
+        out["buffers"] = export["bufcnt"]
     out.update(state="present", device=device_name(export["shelf"], export["slot"]), supervisor=supervisor)
     return out
 

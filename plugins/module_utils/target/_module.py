@@ -18,6 +18,11 @@ LUN = dict(lun=dict(type="int", required=True), path=dict(type="path", required=
            readonly=dict(type="bool", default=False), serial=dict(type="str"))
 CHAP = dict(username=dict(type="str"), password=dict(type="str", no_log=True),
             mutual_username=dict(type="str"), mutual_password=dict(type="str", no_log=True))
+# RFC 7143 / tgtadm spelling; ranges and rules are checked by ``_params``
+PARAMETERS = dict((key, dict(type="bool" if key in ("ImmediateData", "InitialR2T") else "int"))
+                  for key in ("MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength",
+                              "FirstBurstLength", "MaxBurstLength", "MaxOutstandingR2T",
+                              "ImmediateData", "InitialR2T"))
 MUTUALLY_EXCLUSIVE = [("name", "targets")]
 REQUIRED_ONE_OF = [("name", "targets")]
 
@@ -30,7 +35,8 @@ def argument_spec():
         initiators=dict(type="list", elements="str"),
         initiator_addresses=dict(type="list", elements="str"),
         allow_all=dict(type="bool", default=False),
-        chap=dict(type="dict", options=CHAP))
+        chap=dict(type="dict", options=CHAP),
+        parameters=dict(type="dict", options=PARAMETERS))
     item = dict(per_target, name=dict(type="str", required=True),
                 state=dict(type="str", choices=["present", "absent"], default="present"))
     spec = dict(per_target, name=dict(type="str"),

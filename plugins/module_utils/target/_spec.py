@@ -17,6 +17,7 @@ import stat
 from ansible_collections.sanboot.lab.plugins.module_utils.common._chap import checked_name, normalise as normalise_chap
 from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import RequestError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import store_key
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _params
 
 try:
     import netaddr
@@ -26,7 +27,8 @@ except ImportError:  # pragma: no cover - reported by the module
 
 LUN_MIN = 1      # tgt's LUN 0 is its controller
 LUN_MAX = 255    # single-level peripheral addressing: every initiator handles 0-255
-TARGET_KEYS = ("name", "state", "luns", "initiators", "initiator_addresses", "allow_all", "chap")
+TARGET_KEYS = ("name", "state", "luns", "initiators", "initiator_addresses", "allow_all", "chap",
+               "parameters")
 # What the persisted configs can carry: tgt-admin runs its values through /bin/sh (a path in
 # double quotes, CHAP credentials bare) after Config::General ('#' comment, '<' '>' blocks, '\\'
 # escapes); ietd.conf is whitespace-separated with ',' between LUN options.
@@ -59,14 +61,16 @@ class Lun(object):
 
 
 class TargetSpec(object):
-    """A desired target: ``state`` present/absent, LUNs, ACL, CHAP (``chap`` holds secrets)."""
+    """A desired target: ``state`` present/absent, LUNs, ACL, CHAP (``chap`` holds secrets),
+    ``parameters`` (``_params``: only the keys the request sets)."""
 
     def __init__(self, name, state="present", luns=None, initiators=None, addresses=None,
-                 allow_all=False, chap=None):
+                 allow_all=False, chap=None, parameters=None):
         self.name, self.state = name, state
         self.luns = sorted(luns or [], key=lambda x: x.lun)
         self.initiators, self.addresses = list(initiators or []), list(addresses or [])
         self.allow_all, self.chap = bool(allow_all), chap
+        self.parameters = dict(parameters or {})
 
     def __repr__(self):
         return "TargetSpec(%r, %r)" % (self.name, self.state)
@@ -229,14 +233,17 @@ def _one(item, what, provider, check_paths, warnings, params):
                      "and cuts the command at '#')")
     luns = _luns(item.get("luns"), what + "luns", check_paths, provider,
                  bool(params.get("force")))
-    return TargetSpec(name, "present", luns, sorted(inits), sorted(addrs), allow_all, chap)
+    tuning = _params.normalise(item.get("parameters"), what + "parameters")
+    if tuning and provider != "tgt":
+        _err(what + "parameters", "is supported with provider tgt only")
+    return TargetSpec(name, "present", luns, sorted(inits), sorted(addrs), allow_all, chap, tuning)
 
 
 def normalise(params, provider="tgt", check_paths=True):
     """``(targets, warnings)`` from module params (``name`` or ``targets``); raises SpecError."""
     warnings = []
     control_characters(params, ("name", "targets", "luns", "initiators", "initiator_addresses",
-                                "chap", "portals", "config_dir"))
+                                "chap", "portals", "config_dir", "parameters"))
     cp = params.get("control_port", 0)
     if isinstance(cp, bool) or not isinstance(cp, int) or not 0 <= cp <= 65535:
         _err("control_port", "%r is not a tgtd control port (0-65535)" % (cp,))

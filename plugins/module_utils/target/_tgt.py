@@ -23,6 +23,7 @@ import re
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError, RequestError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import describe, store_id
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _params
 from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_show import TgtTarget, lun_size
 
 REDACTED = "********"
@@ -157,9 +158,11 @@ def _target_plan(spec, t, tid, force):
         ch.append(Change(text, args, n, undo))
     if t is None:
         t = TgtTarget(tid, n)
+        t.params = {}
         add("create target %s (tid %d)" % (n, tid),
             ["--op", "new", "--mode", "target", "--tid", str(tid), "-T", n],
             [["--op", "delete", "--mode", "target", "--tid", str(tid), "--force"]])
+    _params_plan(spec, t, add)
     want = dict((lun.lun, lun) for lun in spec.luns)
     for cur in t.luns:
         new = want.get(cur.lun)
@@ -203,6 +206,21 @@ def _target_plan(spec, t, tid, force):
         if e not in cur_acl:
             add("allow %s on %s" % (e, n), _acl(t.tid, e, "bind"))
     return ch
+
+
+def _params_plan(spec, t, add):
+    """Set the data-path parameters the request gives (``t.params`` empty: a new target,
+    starting from tgtd's defaults); the undo of a change sets the old value again."""
+    if not spec.parameters:
+        return
+    current = t.params or {}
+    _params.check_bursts(spec.parameters, "parameters of %s" % spec.name,
+                         current or _params.TGT_DEFAULTS)
+    for key, old, new in _params.plan(spec.parameters, current):
+        add("set %s of %s to %s%s" % (key, spec.name, _params.tgt_value(new),
+                                      "" if old is None else " (was %s)" % _params.tgt_value(old)),
+            _params.update_args(t.tid, key, new),
+            None if old is None else [_params.update_args(t.tid, key, old)])
 
 
 def _acl(tid, entry, op):
@@ -290,6 +308,8 @@ def summary(t, chap=None):
                initiators=list(t.initiators), initiator_addresses=list(t.addresses),
                allow_all=t.allow_all, chap_users=list(t.incoming),
                mutual_chap_users=list(t.outgoing), sessions=list(t.sessions))
+    if t.params is not None:    # read (or predicted) only when the request sets parameters
+        out["parameters"] = dict(t.params)
     return out
 
 
@@ -306,6 +326,9 @@ def predicted(spec, current, tid):
     t.incoming = [spec.chap["username"]] if spec.chap and spec.chap.get("username") else []
     t.outgoing = [spec.chap["mutual_username"]] if spec.chap and spec.chap.get("mutual_username") else []
     t.sessions = list(current.sessions) if current else []
+    if spec.parameters:
+        base = (current.params if current else None) or _params.TGT_DEFAULTS
+        t.params = dict(base, **spec.parameters)
     return t
 
 

@@ -20,6 +20,7 @@ import os
 import re
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._files import write_atomic
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _params
 
 NO_ADDRESS = "255.255.255.255"   # limited broadcast: never the source of a TCP connection
 MARKER = "# Managed by sanboot.lab.iscsi_target"
@@ -54,6 +55,9 @@ def render_config(spec):
         lines.append("    incominguser %s %s" % (c["username"], c["password"]))
     if c.get("mutual_username"):
         lines.append("    outgoinguser %s %s" % (c["mutual_username"], c["mutual_password"]))
+    if getattr(spec, "parameters", None):
+        lines.append("    # data-path parameters (tgt-admin: tgtadm --op update --name KEY --value V)")
+        lines += _params.conf_lines(spec.parameters)
     lines.append("</target>")
     return "\n".join(lines) + "\n"
 

@@ -26,7 +26,7 @@ from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt import (
     PlanError, plan, predicted, redact, summary)
 from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_conf import (
     known_secrets, persist, persist_plan)
-from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_show import read, tgtadm
+from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_show import read, read_params, tgtadm
 
 LOCK_TIMEOUT = 120      # seconds a run waits for another run on the same tgtd
 
@@ -86,10 +86,16 @@ def converge(module, runner, specs, portals):
     return None
 
 
+def _read(runner, cp, specs):
+    """The tgtd's state, with the parameters of the targets whose request sets some."""
+    tuned = [s.name for s in specs if s.state == "present" and s.parameters]
+    return read_params(runner, read(runner, cp), tuned, cp)
+
+
 def _converge(module, runner, specs, portals):
     p = module.params
     cp, config_dir = p["control_port"], p["config_dir"] or "/etc/tgt/conf.d"
-    state = read(runner, cp)
+    state = _read(runner, cp, specs)
     try:
         exports = all_exports(lambda argv: runner(argv, check=False),
                               runner.which("tgtadm", required=False), skip_ports=[cp])
@@ -117,7 +123,7 @@ def _converge(module, runner, specs, portals):
             module.fail_json(**e.result)
         commands = [" ".join(shlex.quote(x) for x in redact(a)) for a in ran]
         persist(writes)
-        after = (read(runner, cp) if commands else state).targets
+        after = (_read(runner, cp, specs) if commands else state).targets
     before_l = [summary(state.targets.get(n)) for n in names if n in state.targets]
     after_l = [summary(after.get(n)) for n in names if n in after]
     result = dict(changed=bool(texts), changes=texts, commands=commands, targets=after_l,

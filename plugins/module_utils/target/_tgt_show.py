@@ -14,6 +14,7 @@ import os
 import re
 import stat
 
+from ansible_collections.sanboot.lab.plugins.module_utils.target import _params
 from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import Lun
 from ansible_collections.sanboot.lab.plugins.module_utils.target._tgt_conf import NO_ADDRESS
 
@@ -27,6 +28,7 @@ class TgtTarget(object):
         self.allow_all = False
         self.incoming, self.outgoing, self.sessions = [], [], []
         self.nexuses = []   # sessions in full: nexus, initiator, alias, connections [{cid, address}]
+        self.params = None  # data-path parameters (``_params``), read only when a request sets some
 
     def lun(self, number):
         for lun in self.luns:
@@ -170,3 +172,14 @@ def read(runner, control_port=0, required=True):
     accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"])[1])
     portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"])[1])
     return TgtState(targets, accounts, portals)
+
+
+def read_params(runner, state, names, control_port=0):
+    """Fill ``params`` of the targets ``names`` of ``state`` (one ``tgtadm --op show --mode
+    target --tid N`` each: the only output with them); returns ``state``."""
+    base = tgtadm(runner, control_port)
+    for name in names:
+        t = state.targets.get(name)
+        if t is not None:
+            t.params = _params.read(runner, base, t.tid)
+    return state

@@ -329,3 +329,40 @@ def test_pidfile_state_and_stale_pidfile_plan(tmp_path):
     vs.Applier(None, run_dir=str(run)).apply(actions)
     assert not (run / "e1.0.pid").exists()
     assert vs.plan_process_pidfile(desired, "absent", [], False, str(run), proc) == []
+
+
+# ---- buffers (vblade -b) -----------------------------------------------------------------------
+def test_buffers_in_argv_env_and_diff():
+    desired = vb.validate(params(buffers=64))
+    argv = vb.build_argv(desired, "/usr/sbin/vblade")
+    assert argv == ["/usr/sbin/vblade", "-b", "64", "1", "0", "eth1", "/srv/e1.0.img"]
+    assert vb.same_export(vb.parse_argv(argv), desired)
+    assert vb.same_export(vb.parse_argv(["vblade", "-b64", "1", "0", "eth1", "/srv/e1.0.img"]), desired)
+    assert 'VBLADE_OPTIONS="-b 64"' in vs.render_env(desired)
+    assert vb.state_dict(desired, "process")["buffers"] == 64
+    assert "buffers" not in vb.state_dict(vb.validate(params()), "process")
+    assert vb.describe(desired).endswith("(buffers=64)")
+    assert vb.validate(params(buffers=None))["bufcnt"] is None
+    assert vb.validate(params(buffers=1))["bufcnt"] == 1
+    assert vb.validate(params(buffers=65535))["bufcnt"] == 65535
+
+
+@pytest.mark.parametrize("value", [0, -1, 65536, True, "16"])
+def test_buffers_out_of_range_refused(value):
+    with pytest.raises(vb.PlanError, match=r"buffers=.*1-65535.*Buffer Count.*default \(16\)") as e:
+        vb.validate(params(buffers=value))
+    assert e.value.option == "buffers"
+
+
+def test_buffers_change_restarts_the_export():
+    running = dict(vb.parse_argv(["vblade", "-b", "16", "1", "0", "eth1", "/srv/e1.0.img"]),
+                   pid=100, same_netns=True, file_id=None)
+    same = vb.validate(params(buffers=16))
+    assert vb.plan_process(same, "present", [running], {100}, False) == []
+    for other in (vb.validate(params(buffers=32)), vb.validate(params())):   # null: no -b at all
+        assert [a.kind for a in vb.plan_process(other, "present", [running], {100}, False)] == [
+            "stop", "start"]
+    desired = vb.validate(params(buffers=32))
+    state = systemd_state(vb.validate(params(buffers=16)))
+    assert kinds(vs.plan_systemd(desired, "present", [export()], state, False)) == [
+        "write_env", "restart"]
