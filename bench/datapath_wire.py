@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Data path against the wire: raw TCP, iSCSI (tgtd) and AoE (vblade) over one veth, one run.
 
-``python -m bench datapath_wire [--mtu 1500 --mtu 9000] [--rate 1gbit] [--quick]
+``python -m bench datapath_wire [--mtu 1500 --mtu 9000] [--rate 1gbit] [--quick] [--depth 16]
 [--iscsi-param KEY=VALUE ...] [--iothreads N] [--aoe-buffers N] [--aoe-window N]``.  For each MTU,
 unshaped and shaped to ``--rate`` (tbf on both veth ends), namespaces ``sbwire-t`` (target) and
 ``sbwire-c`` (client) are joined by one veth pair and, in the client namespace, measured:
@@ -11,8 +11,8 @@ unshaped and shaped to ``--rate`` (tbf on both veth ends), namespaces ``sbwire-t
 * TCP: ``iperf3`` (1 stream, ``--seconds``) write (client -> target) and read (``-R``);
 * iSCSI to tgtd (``-C 73``, portal 198.51.100.249:3294, LUN = a file on /dev/shm): ``qemu-img bench
   -w`` 128 KiB sequential writes, then ``qemu-img bench`` reads, each over the LUN or ``--seconds``
-  at the TCP rate if more (the offset wraps), 16 in flight, and ``iscsi-perf`` 128 KiB reads, 16 in
-  flight, for ``--seconds``;
+  at the TCP rate if more (the offset wraps), and ``iscsi-perf`` 128 KiB reads for ``--seconds``,
+  each with ``--depth`` (16) requests in flight;
 * AoE to vblade (e42.0, same file): ``_window.read_windowed`` over the LUN, ``--aoe-window``
   requests in flight (capped by vblade's buffer count), and, in the stock set, 16 MiB with the
   one-in-flight ``AoEClient.read``.
@@ -112,7 +112,7 @@ def tcp(seconds):
     return rows
 
 
-def iscsi(cfg, lun_bytes, seconds, tcp_rate):
+def iscsi(cfg, lun_bytes, seconds, tcp_rate, depth=DEPTH):
     """The three iSCSI runs; ``tcp_rate``: {direction: MB/s} sizes the qemu-img runs to ~``seconds``."""
     tgtd = _wire.NsTgtd(CONTROL, PORTAL, cfg["iothreads"]).start()
     try:
@@ -128,14 +128,14 @@ def iscsi(cfg, lun_bytes, seconds, tcp_rate):
         count = {d: max(lun_bytes // BLOCK, int(seconds * tcp_rate.get(d, 0) * 1e6 / BLOCK)) for d in ("write", "read")}
 
         def qemu_img(direction, n, extra):
-            out, _wall, cpu = timed(["qemu-img", "bench", "--image-opts", "-d", str(DEPTH), "-c", str(n),
+            out, _wall, cpu = timed(["qemu-img", "bench", "--image-opts", "-d", str(depth), "-c", str(n),
                                      "-s", str(BLOCK)] + extra + [opts], 120)
             took = float(re.search(r"Run completed in ([0-9.]+) seconds", out).group(1))
             return {"path": "iSCSI", "tool": "qemu-img bench", "direction": direction, "seconds": took,
                     "mb_per_s": round(n * BLOCK / took / 1e6, 1), "client_cpu_s": cpu}
 
         def perf():
-            out, wall, cpu = timed(["iscsi-perf", "-m", str(DEPTH), "-b", str(BLOCK // 512), "-t", str(seconds),
+            out, wall, cpu = timed(["iscsi-perf", "-m", str(depth), "-b", str(BLOCK // 512), "-t", str(seconds),
                                     "iscsi://%s/%s/1" % (PORTAL, IQN)], seconds + 60)
             iops = int(re.findall(r"iops average (\d+)", out)[-1])
             return {"path": "iSCSI", "tool": "iscsi-perf", "direction": "read", "seconds": wall,
@@ -220,6 +220,7 @@ def main(argv=None):
     parser.add_argument("--iothreads", type=int, help="tgtd --nr_iothreads")
     parser.add_argument("--aoe-buffers", type=int, help="vblade -b (advertised buffer count)")
     parser.add_argument("--aoe-window", type=int, help="AoE requests in flight (default 16)")
+    parser.add_argument("--depth", type=int, default=DEPTH, help="iSCSI requests in flight (default 16)")
     parser.add_argument("--with-stock", action="store_true", help="also the stock set with knob options")
     args = parser.parse_args(argv)
     if args.quick:
@@ -228,7 +229,7 @@ def main(argv=None):
     links = ([] if args.no_unshaped else [None]) + ([args.rate] if args.rate else [])
     sets = configs(args)
     run = _common.Run("datapath_wire", {"mtus": mtus, "rates": links, "seconds": args.seconds, "lun_mib": args.mib,
-                                        "depth": DEPTH, "block_bytes": BLOCK, "sets": dict(sets)})
+                                        "depth": args.depth, "block_bytes": BLOCK, "sets": dict(sets)})
     if not os.path.exists(os.path.join(_common.ROOT, ".cache", "pytest-collections")):
         sys.path.insert(0, os.path.join(_common.ROOT, "tests"))
         import conftest  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel,import-error
@@ -243,7 +244,7 @@ def main(argv=None):
                     rows += [dict(where, config="-", **r) for r in got]
                     rate_of = {r["direction"]: r["mb_per_s"] for r in got}
                     for name, cfg in sets:
-                        got = iscsi(cfg, args.mib * _common.MIB, args.seconds, rate_of) + aoe(cfg, name == "stock")
+                        got = iscsi(cfg, args.mib * _common.MIB, args.seconds, rate_of, args.depth) + aoe(cfg, name == "stock")
                         rows += [dict(where, config=name, **r) for r in got]
                 print("done: MTU %d %s (%d rows)" % (mtu, rate or "veth", len(rows)), flush=True)
     finally:
