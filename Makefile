@@ -22,7 +22,7 @@ export LAB_CACHE
 APT_PACKAGES := python3-venv python3-dev gcc rsync git make openssh-client iproute2 iputils-ping \
 	lxc debootstrap tgt vblade libiscsi-bin qemu-utils qemu-block-extra ca-certificates python3-libvirt \
 	qemu-system-x86 fdisk e2fsprogs shellcheck dnsmasq-base busybox curl syslinux syslinux-common mtools \
-	dosfstools cpio graphviz open-iscsi
+	dosfstools cpio graphviz open-iscsi iperf3
 
 COLLECTION_SRC := galaxy.yml README.md COPYING CHANGELOG.md changelogs/changelog.yaml $(shell find meta plugins roles playbooks docs inventories -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)

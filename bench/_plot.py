@@ -9,6 +9,7 @@
 - ``migration_announce``: the same per announce mode (from ``results[].moves_detail``);
 - ``netboot_time``: seconds to ssh per guest and round (``raw``);
 - ``iscsi_target_scale``: seconds per step and tool (converge, no-op run, ...);
+- ``datapath_wire``: MB/s per link (MTU, shaping) as grouped bars of TCP, iSCSI and AoE per set;
 - ``xen_times``: boot seconds (Xen hosts, guest4) and the domU clock offset per clocksource
   variant before and after each cold move.
 
@@ -108,6 +109,26 @@ def _plot_xen(plt, data):
     return fig
 
 
+def _plot_datapath(plt, data):
+    rows = data.get("results", [])
+    links = list(dict.fromkeys((r["mtu"], r["link"]) for r in rows))
+    series = list(dict.fromkeys((r["config"], r["path"], r["tool"], r["direction"]) for r in rows))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / max(1, len(series))
+    for i, key in enumerate(series):
+        got = {(r["mtu"], r["link"]): r["mb_per_s"] for r in rows
+               if (r["config"], r["path"], r["tool"], r["direction"]) == key}
+        xs = [n + i * width for n, link in enumerate(links) if link in got]
+        label = "%s %s %s (%s)" % (key[1], key[3], key[2].split(" (")[0], key[0]) if key[0] != "-" else "TCP %s" % key[3]
+        ax.bar(xs, [got[link] for link in links if link in got], width, label=label, color=plt.cm.tab20(i % 20))
+    ax.set_xticks([n + 0.4 - width / 2 for n in range(len(links))], ["MTU %d, %s" % link for link in links])
+    ax.set_ylabel("MB/s")
+    ax.set_title("datapath_wire: TCP vs iSCSI (tgtd) vs AoE (vblade) over one veth")
+    ax.legend(fontsize=6, ncol=2, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def plot(data, png_path):
     """Write the PNG of ``data``'s series to ``png_path``; return the path, or ``None`` (no series)."""
     name = data.get("benchmark", "")
@@ -118,6 +139,8 @@ def plot(data, png_path):
         fig = _plot_netboot(plt, data)
     elif name == "iscsi_target_scale" and data.get("results"):
         fig = _plot_scale(plt, data)
+    elif name == "datapath_wire" and data.get("results"):
+        fig = _plot_datapath(plt, data)
     elif name == "xen_times" and (data.get("boot") or data.get("results")):
         fig = _plot_xen(plt, data)
     else:

@@ -39,6 +39,11 @@ def test_announce_netboot_and_scale_plots(tmp_path):
         "iscsi_target_scale": {"params": {"targets": 50, "luns_per_target": 4},
                                "results": [{"step": "converge", "tool": "iscsi_target", "seconds": 4.2},
                                            {"step": "no-op second run", "tool": "iscsi_target", "seconds": 1.1}]},
+        "datapath_wire": {"results": [
+            {"mtu": m, "link": link, "config": c, "path": p, "tool": t, "direction": d, "mb_per_s": v}
+            for m in (1500, 9000) for link in ("veth", "1gbit")
+            for c, p, t, d, v in (("-", "TCP", "iperf3", "read", 900), ("stock", "iSCSI", "iscsi-perf", "read", 500),
+                                  ("stock", "AoE", "read_windowed (16 in flight)", "read", 300))]},
     }
     for name, data in cases.items():
         path = str(tmp_path / (name + ".png"))
