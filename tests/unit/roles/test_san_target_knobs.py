@@ -39,8 +39,15 @@ def targets():
                                           FirstBurstLength=None))]
 
 
-def test_defaults_leave_parameters_out():
+def test_defaults_give_the_measured_segment_lengths():
     got = evaluate("{{ __san_target_iscsi_request }}", san_target_iscsi_targets=targets()[:1])
+    assert got == [dict(name=T1, luns=[dict(lun=1, path="/srv/sanboot/a.img")],
+                        parameters=dict(MaxRecvDataSegmentLength=262144, MaxXmitDataSegmentLength=262144))]
+
+
+def test_empty_parameters_leave_them_out():
+    got = evaluate("{{ __san_target_iscsi_request }}", san_target_iscsi_targets=targets()[:1],
+                   san_target_iscsi_parameters={})
     assert got == [dict(name=T1, luns=[dict(lun=1, path="/srv/sanboot/a.img")])]
 
 
@@ -79,12 +86,13 @@ def test_iothreads_dropin_and_handler():
 def test_argument_specs_are_typed():
     opts = load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
     assert opts["san_target_iscsi_parameters"]["type"] == "dict"
-    assert opts["san_target_iscsi_parameters"]["default"] == {}
+    measured = dict(MaxRecvDataSegmentLength=262144, MaxXmitDataSegmentLength=262144)
+    assert opts["san_target_iscsi_parameters"]["default"] == measured
     assert opts["san_target_tgtd_iothreads"]["type"] == "int"
     assert opts["san_target_aoe_buffers"]["type"] == "int"
     keys = set(opts["san_target_iscsi_parameters"]["options"])
     assert keys == set(opts["san_target_iscsi_targets"]["options"]["parameters"]["options"])
     assert opts["san_target_aoe_exports"]["options"]["buffers"]["type"] == "int"
     defaults = load("defaults", "main.yml")
-    assert defaults["san_target_iscsi_parameters"] == {} and defaults["san_target_tgtd_iothreads"] is None
+    assert defaults["san_target_iscsi_parameters"] == measured and defaults["san_target_tgtd_iothreads"] is None
     assert defaults["san_target_aoe_buffers"] is None
