@@ -50,9 +50,13 @@ def test_targets():
 def test_sessions():
     s = adm.parse_sessions(fixture("session_p3.txt"))
     assert [(x["target"], str(x["portal"]), x["interface"], x["sid"], x["host"]) for x in s] == [
-        (T, "198.51.100.1:3269", "default", 3, 2),
-        ("iqn.2024-01.lab.sanboot.test:v6", "[fd00::1]:3260", "h11", 4, 3)]
-    assert s[0]["luns"] == {0: "", 1: "sdb", 2: "sdc"} and s[1]["luns"] == {0: "", 1: "sdd"}
+        (T, "198.51.100.1:3269", "default", 4, 2),
+        ("iqn.2024-01.lab.sanboot.test:v6", "[fd5b:5b::1]:3269", "h11", 5, 3)]
+    assert s[0]["luns"] == {0: "", 1: "sda", 2: "sdb"} and s[1]["luns"] == {0: "", 1: "sdc"}
+    # iscsid prints the current IPv6 portal fully expanded ([fd5b:005b:0000:...:0001]); parsed, it
+    # compares equal to the persistent one
+    assert "[fd5b:005b:0000:0000:0000:0000:0000:0001]:3269" in fixture("session_p3.txt")
+    assert s[1]["current_portal"] == s[1]["portal"]
 
 
 def test_argv():
