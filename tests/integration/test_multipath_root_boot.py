@@ -64,9 +64,10 @@ WWID=%(wwid)s
 active() { multipathd show paths raw format "%%w %%t %%T" 2>/dev/null | grep -c "^$WWID active ready"; }
 failed() { multipathd show paths raw format "%%w %%t" 2>/dev/null | grep -c "^$WWID failed"; }
 wait_for() { n=0; while [ "$n" -lt "$2" ]; do [ "$($1)" -ge "$3" ] && return 0; sleep 1; n=$((n + 1)); done; return 1; }
-echo "SBMP iscsid=$(systemctl is-active iscsid) multipathd=$(systemctl is-active multipathd)"
-systemctl start iscsid
 wait_for active 120 2
+sleep 10
+wait_for active 120 2
+echo "SBMP iscsid=$(systemctl is-active iscsid) multipathd=$(systemctl is-active multipathd)"
 echo "SBMP BEGIN-EVIDENCE"
 multipath -ll
 findmnt -o TARGET,SOURCE,FSTYPE,OPTIONS /
@@ -187,9 +188,10 @@ class Rig(object):
             os.path.join(self.workdir, "qemu.err"), "w"), start_new_session=True)
 
     def text(self):
+        """The console so far, without terminal colour sequences."""
         try:
             with open(self.console, errors="replace") as f:
-                return f.read()
+                return re.sub(r"\x1b\[[0-9;]*m", "", f.read())
         except FileNotFoundError:
             return ""
 
@@ -241,7 +243,7 @@ def test_root_on_multipath_over_both_networks_survives_a_path_failure(rig, tmp_p
     files = tasks["Configure the initramfs for the root on iSCSI"]["files"]
     for rel in ("etc/multipath.conf", "etc/multipath/wwids",
                 "etc/initramfs-tools/scripts/local-top/sanboot_iscsi_multipath"):
-        assert os.path.join(image, rel) in files, files
+        assert "/" + rel in files, files
     cmdline = tasks["Publish the kernel command line the boot loader or hypervisor must pass"][
         "ansible_facts"]["debian_iscsi_root_kernel_cmdline"]
     assert "root=/dev/mapper/%s" % ALIAS in cmdline, cmdline
@@ -261,6 +263,9 @@ def test_root_on_multipath_over_both_networks_survives_a_path_failure(rig, tmp_p
     for portal, _guest, _tap, _bridge, _mac in PATHS:
         assert "%s:%d,1 %s" % (portal, PORT, TARGET) in evidence, evidence
     assert "END-EVIDENCE active=2" in text
+    assert "SBMP iscsid=active multipathd=active" in text, text[-3000:]
+    # multipathd wrote fast_io_fail_tmo to each session (the multipath profile's 5 s)
+    assert len(re.findall(r"recovery_tmo=5$", evidence, re.M)) == 2, evidence
 
     # path A (the ip= interface eth0) fails: its tap goes down until the guest has written through B
     subprocess.run(["ip", "link", "set", "dev", PATHS[0][2], "down"], check=True)
