@@ -150,53 +150,10 @@ options:
     type: list
     elements: str
     default: [all]
-  multipath:
-    description:
-      - Root file system on a dm-multipath map of the LUN reached over every portal (one per
-        storage network), built in the initramfs. Needs C(multipath-tools-boot) in O(root) and two
-        or more O(portals); not with O(firmware).
-      - "Writes C(/etc/multipath.conf) (C(user_friendly_names), C(find_multipaths) C(strict) with
-        O(multipath_wwid) else C(yes), C(path_grouping_policy multibus), C(fast_io_fail_tmo 5),
-        local disks blacklisted, C(no_path_retry queue) for the root map; reasons in its comments),
-        C(/etc/multipath/wwids) (O(multipath_wwid)) and the initramfs script
-        C(/etc/initramfs-tools/scripts/local-top/sanboot_iscsi_multipath)."
-      - open-iscsi's C(local-top/iscsi) configures only the C(ip=) interface, so
-        C(iscsi.initramfs) names only the first portal (which must be reachable over that
-        interface); the script configures O(multipath_interfaces), logs in to every other portal
-        with C(iscsistart), waits for the LUN behind each (O(multipath_wait)) and runs
-        C(multipath -v0) (as multipath-tools-boot's C(local-top/multipath) does).
-      - The paths keep open-iscsi's timers in the initramfs; in the booted system multipathd sets
-        each session's C(recovery_tmo) to C(fast_io_fail_tmo) (the multipath profile of the role
-        C(iscsi_initiator)); the map itself queues I/O while every path is down (the long timeout of
-        an iSCSI root, open-iscsi README 8.2).
-    type: bool
-    default: false
-  multipath_alias:
-    description: Name of the root map, C(/dev/mapper/NAME) (used with O(multipath_wwid)).
-    type: str
-    default: sanroot
-  multipath_wwid:
-    description:
-      - WWID of the root LUN as C(multipath -ll) or C(/lib/udev/scsi_id -g -u) print it. Gives the
-        map the name O(multipath_alias) and makes C(root=/dev/mapper/NAME) the default
-        O(root_device). Without it O(root_device) is required (for example V(LABEL=root)).
-    type: str
-  multipath_interfaces:
-    description:
-      - Interfaces of the other storage networks, configured by the initramfs (static, no gateway)
-        before it logs in to the other portals; each a dict with C(interface) and C(address)
-        (C(ADDR/PREFIX), IPv4). Like O(boot_interface) they are left alone by the network tools of
-        the booted system (the same files are written for each).
-    type: list
-    elements: dict
-    default: []
-  multipath_wait:
-    description: Seconds (1-600) the initramfs waits for the sessions and the LUN behind every portal.
-    type: int
-    default: 30
 notes:
-  - Several portals end up as C(ISCSI_TARGET_IP="A B"); open-iscsi 2.1.8 logs in to each address with the same port, target and credentials
-    (with O(multipath) only the first; see there).
+  - Several portals end up as C(ISCSI_TARGET_IP="A B") (only the first with O(multipath)); open-iscsi 2.1.8 logs in to each.
+extends_documentation_fragment:
+  - sanboot.lab.initramfs_multipath
 seealso:
   - name: open-iscsi README.Debian
     description: The initramfs configuration file and kernel parameters.
@@ -221,16 +178,12 @@ EXAMPLES = r"""
     ip: {address: 198.51.100.30/25, gateway: 198.51.100.1, hostname: guest1}
   register: boot
 
-- name: Root on a dm-multipath map over both storage networks
+- name: Root on a dm-multipath map over both storage networks (root=/dev/mapper/sanroot)
   sanboot.lab.initramfs_iscsi:
     target: iqn.2024-01.lab.sanboot:guest1
     portals: [198.51.100.1, 198.51.100.129]
-    initiator_name: iqn.2024-01.lab.sanboot:guest1-boot
-    boot_interface: eth0
-    ip: {address: 198.51.100.70/25}
     multipath: true
     multipath_wwid: 360000000000000000e00000000010001
-    multipath_alias: sanroot
     multipath_interfaces: [{interface: eth1, address: 198.51.100.198/25}]
 
 - name: Firmware (iBFT) boot
@@ -303,11 +256,8 @@ def main():
             ip=dict(type="raw"),
             update=dict(type="bool", default=True),
             kernels=dict(type="list", elements="str", default=["all"]),
-            multipath=dict(type="bool", default=False),
-            multipath_alias=dict(type="str", default="sanroot"),
-            multipath_wwid=dict(type="str"),
-            multipath_interfaces=dict(type="list", elements="dict", default=[]),
-            multipath_wait=dict(type="int", default=30),
+            multipath=dict(type="bool", default=False), multipath_alias=dict(type="str", default="sanroot"),
+            multipath_wwid=dict(type="str"), multipath_wait=dict(type="int", default=30), multipath_interfaces=dict(type="list", elements="dict", default=[]),
         ),
         supports_check_mode=True,
     )
