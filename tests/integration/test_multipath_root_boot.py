@@ -11,7 +11,8 @@
 
 1. A copy of roles/guest_image's cached base root gets the role debian_iscsi_root with
    ``debian_iscsi_root_multipath: true`` through the community.general.chroot connection (apt
-   installs multipath-tools-boot inside the copy, update-initramfs runs there), CHAP included.
+   installs multipath-tools-boot inside the copy, update-initramfs runs there), CHAP included; a
+   second run changes nothing.
 2. ``mkfs.ext4 -d`` makes the LUN file from the directory (no loop device); a host tgtd exports
    it on both portals; QEMU boots the image's kernel and initramfs with two virtio NICs.
 3. A oneshot unit in the image writes ``multipath -ll``, ``findmnt /`` and ``iscsiadm -m session``
@@ -104,10 +105,12 @@ def sh(*argv, check=True):
     return subprocess.run(list(argv), check=check, capture_output=True, text=True)
 
 
-def run_role(image, tmp_path):
+def run_role(image, tmp_path, update_cache=True):
+    """Apply roles/debian_iscsi_root with multipath to ``image`` (chroot connection); return
+    ``(recap stats, {task name: result})``."""
     role_vars = dict(debian_iscsi_root_target=TARGET, debian_iscsi_root_portals=[p[0] for p in PATHS],
                      debian_iscsi_root_port=PORT, debian_iscsi_root_initiator_name=INITIATOR,
-                     debian_iscsi_root_chap=CHAP, debian_iscsi_root_update_cache=True,
+                     debian_iscsi_root_chap=CHAP, debian_iscsi_root_update_cache=update_cache,
                      debian_iscsi_root_boot_interface="eth0",
                      debian_iscsi_root_ip={"address": PATHS[0][1] + "/25", "hostname": "mproot"},
                      debian_iscsi_root_multipath=True, debian_iscsi_root_multipath_alias=ALIAS,
@@ -125,7 +128,8 @@ def run_role(image, tmp_path):
                           timeout=1200)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     out = json.loads(proc.stdout)
-    return {t["task"]["name"].split(" : ", 1)[-1]: t["hosts"]["image"] for p in out["plays"] for t in p["tasks"]}
+    return out["stats"]["image"], {t["task"]["name"].split(" : ", 1)[-1]: t["hosts"]["image"]
+                                   for p in out["plays"] for t in p["tasks"]}
 
 
 def build_image(tmp_path):
@@ -143,7 +147,9 @@ def build_image(tmp_path):
     proc_dir = os.path.join(image, "proc")
     subprocess.run(["mount", "-t", "proc", "proc", proc_dir], check=True)
     try:
-        tasks = run_role(image, tmp_path)
+        tasks = run_role(image, tmp_path)[1]
+        stats, again = run_role(image, tmp_path, update_cache=False)
+        assert stats["changed"] == 0, {k: v for k, v in again.items() if v.get("changed")}
     finally:
         subprocess.run(["umount", proc_dir], check=False)
     result = tasks["Configure the initramfs for the root on iSCSI"]
