@@ -151,7 +151,9 @@ options:
     elements: str
     default: [all]
 notes:
-  - Several portals end up as C(ISCSI_TARGET_IP="A B"); open-iscsi 2.1.8 logs in to each address with the same port, target and credentials.
+  - Several portals end up as C(ISCSI_TARGET_IP="A B") (only the first with O(multipath)); open-iscsi 2.1.8 logs in to each.
+extends_documentation_fragment:
+  - sanboot.lab.initramfs_multipath
 seealso:
   - name: open-iscsi README.Debian
     description: The initramfs configuration file and kernel parameters.
@@ -175,6 +177,14 @@ EXAMPLES = r"""
     boot_interface: eth0
     ip: {address: 198.51.100.30/25, gateway: 198.51.100.1, hostname: guest1}
   register: boot
+
+- name: Root on a dm-multipath map over both storage networks (root=/dev/mapper/sanroot)
+  sanboot.lab.initramfs_iscsi:
+    target: iqn.2024-01.lab.sanboot:guest1
+    portals: [198.51.100.1, 198.51.100.129]
+    multipath: true
+    multipath_wwid: 360000000000000000e00000000010001
+    multipath_interfaces: [{interface: eth1, address: 198.51.100.198/25}]
 
 - name: Firmware (iBFT) boot
   sanboot.lab.initramfs_iscsi:
@@ -246,13 +256,15 @@ def main():
             ip=dict(type="raw"),
             update=dict(type="bool", default=True),
             kernels=dict(type="list", elements="str", default=["all"]),
+            multipath=dict(type="bool", default=False), multipath_alias=dict(type="str", default="sanroot"),
+            multipath_wwid=dict(type="str"), multipath_wait=dict(type="int", default=30), multipath_interfaces=dict(type="list", elements="dict", default=[]),
         ),
         supports_check_mode=True,
     )
     root = module.params["root"]
     try:
         req, warnings = ir.normalise(module.params)
-        errors = ir.check_root(root)
+        errors = ir.check_root(root, bool(module.params["multipath"]))
         if errors:
             module.fail_json(msg="; ".join(errors), option="root")
         versions = ir.select_kernels(req["kernels"], ir.installed_kernels(root), root)

@@ -47,6 +47,7 @@ from ansible_collections.sanboot.lab.plugins.module_utils.boot._cmdline import (
     IFNAME, RequestError, ip_address, ip_param, one_line, root_param)
 from ansible_collections.sanboot.lab.plugins.module_utils.common._files import (
     UnsafePath, list_in, read_in, remove_in, write_in)
+from ansible_collections.sanboot.lab.plugins.module_utils.boot import _multipath_root as mp
 from ansible_collections.sanboot.lab.plugins.module_utils.boot._render import (
     HEADER, comment_interface, initiator_in, render_initiator, render_iscsi_conf, render_networkd,
     render_nm, render_settle, render_wait_online)
@@ -102,7 +103,7 @@ def normalise(params):
     """Check the module parameters; return ``(request, warnings)`` or raise RequestError."""
     warnings = []
     for key in ("root", "target", "initiator_name", "root_device", "clocksource",
-                "boot_interface"):
+                "boot_interface", "multipath_alias", "multipath_wwid"):
         one_line(params.get(key), key)
     for key in ("portals", "kernels"):
         for i, value in enumerate(params.get(key) or []):
@@ -155,7 +156,7 @@ def normalise(params):
     if ip is None and not firmware:
         ip = "dhcp"
     req["ip_param"] = ip_param(ip, iface)
-    req["root_param"] = root_param(params.get("root_device"), req, firmware)
+    req["root_param"] = root_param(mp.normalise(params, req), req, firmware)
     kernels = params.get("kernels") or ["all"]
     if "all" in kernels and len(kernels) > 1:
         raise RequestError("kernels: 'all' cannot be combined with versions", option="kernels")
@@ -182,12 +183,12 @@ def read_file(root, rel):
     return _contained(read_in, root, rel)
 
 
-def check_root(root):
-    """Errors for a root without the packages a root on iSCSI needs."""
+def check_root(root, multipath=False):
+    """Errors for a root without the packages a root on iSCSI (and on multipath) needs."""
     errors = []
     if not os.path.isdir(root):
         return ["root: %s is not a directory" % root]
-    for pkg, paths in REQUIRED:
+    for pkg, paths in REQUIRED + (mp.REQUIRED if multipath else ()):
         if not any(os.path.exists(rpath(root, p)) for p in paths):
             errors.append("root: %s is not installed in %s (missing %s)"
                           % (pkg, root, " or ".join("/" + p for p in paths)))
@@ -247,24 +248,45 @@ def plan_files(req, root):
     add(UMASK_CONF, umask if req.get("chap") else None, 0o644)
     delay = req.get("lvm_settle_delay") or 0
     add(SETTLE_SCRIPT, render_settle(delay) if delay else None, 0o755)
-    iface = req.get("boot_interface")
-    if iface:
-        managers = 0
-        for rel in _ifupdown_files(root):
-            text, mode = read_file(root, rel)
-            managers += 1
-            changes.append(FileChange(rel, text, comment_interface(text, iface), mode, mode))
-        if any(os.path.exists(rpath(root, p)) for p in NETWORKD_BINS):
-            managers += 1
-            add(NETWORKD_FILE % iface, render_networkd(iface), 0o644)
-            add(WAIT_ONLINE_FILE, render_wait_online(iface), 0o644)
-        if any(os.path.exists(rpath(root, p)) for p in NM_BINS):
-            managers += 1
-            add(NM_FILE % iface, render_nm(iface), 0o644)
-        if not managers:
-            warnings.append("boot_interface: no ifupdown, systemd-networkd or NetworkManager "
-                            "found in %s; nothing to tell" % root)
+    multipath = req.get("multipath")
+    conf_before = read_file(root, mp.MULTIPATH_CONF)[0]
+    if multipath or (conf_before or "").startswith(mp.HEADER):
+        # without multipath, only a file this module wrote is removed
+        add(mp.MULTIPATH_CONF, mp.render_conf(req) if multipath else None, 0o644)
+    add(mp.PATHS_SCRIPT, mp.render_paths_script(req) if multipath else None, 0o755)
+    if multipath and req.get("multipath_wwid"):
+        before, before_mode = read_file(root, mp.WWIDS_FILE)
+        changes.append(FileChange(mp.WWIDS_FILE, before, mp.render_wwids(before, req["multipath_wwid"]),
+                                  before_mode or 0o644, before_mode))
+    ifaces = [req.get("boot_interface")] + [i["interface"] for i in req.get("multipath_interfaces") or []]
+    _plan_interfaces(root, [i for i in ifaces if i], changes, warnings, add)
     return changes, warnings
+
+
+def _plan_interfaces(root, ifaces, changes, warnings, add):
+    """The network tools of ``root`` leave ``ifaces`` (configured in the initramfs) alone."""
+    if not ifaces:
+        return
+    managers = 0
+    for rel in _ifupdown_files(root):
+        text, mode = read_file(root, rel)
+        managers += 1
+        after = text
+        for iface in ifaces:
+            after = comment_interface(after, iface)
+        changes.append(FileChange(rel, text, after, mode, mode))
+    if any(os.path.exists(rpath(root, p)) for p in NETWORKD_BINS):
+        managers += 1
+        for iface in ifaces:
+            add(NETWORKD_FILE % iface, render_networkd(iface), 0o644)
+        add(WAIT_ONLINE_FILE, render_wait_online(ifaces[0]), 0o644)
+    if any(os.path.exists(rpath(root, p)) for p in NM_BINS):
+        managers += 1
+        for iface in ifaces:
+            add(NM_FILE % iface, render_nm(iface), 0o644)
+    if not managers:
+        warnings.append("boot_interface: no ifupdown, systemd-networkd or NetworkManager "
+                        "found in %s; nothing to tell" % root)
 
 
 def diff_entry(change, root, redacted_after=None, redacted_before=None):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._multipath_root import stock_portals
+
 COMMENT = "# sanboot.lab: "
 HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.\n"
 _STANZA = ("iface", "mapping", "auto", "source", "source-directory", "no-auto-down",
@@ -28,7 +30,7 @@ def render_iscsi_conf(req, redact=False):
         lines.append("ISCSI_AUTO=true")
         return "\n".join(lines) + "\n"
     values = [("ISCSI_TARGET_NAME", req["target"]),
-              ("ISCSI_TARGET_IP", " ".join(req["portals"])),
+              ("ISCSI_TARGET_IP", " ".join(stock_portals(req))),
               ("ISCSI_TARGET_PORT", str(req.get("port", 3260)))]
     chap = req.get("chap") or {}
     for var, key, secret in (("ISCSI_USERNAME", "username", False),
