@@ -10,6 +10,7 @@ from these objects.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import stat
@@ -194,7 +195,7 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
     return luns
 
 
-def _one(item, what, provider, check_paths, warnings, params):
+def _one(item, what, provider, check_paths, warnings, params, mounts=None):
     name = _iqn(item.get("name"), what + "name", warnings)
     state = item.get("state") or "present"
     if state not in ("present", "absent"):
@@ -228,7 +229,7 @@ def _one(item, what, provider, check_paths, warnings, params):
                      "provider tgt and persist: true (tgt-admin passes it to /bin/sh unquoted "
                      "and cuts the command at '#')")
     luns = _luns(item.get("luns"), what + "luns", check_paths, provider,
-                 bool(params.get("force")))
+                 bool(params.get("force")), mounts)
     return TargetSpec(name, "present", luns, sorted(inits), sorted(addrs), allow_all, chap)
 
 
@@ -251,10 +252,13 @@ def normalise(params, provider="tgt", check_paths=True):
         if not params.get("name"):
             _err("name", "name (or targets) is required")
         items = [(dict((k, params.get(k)) for k in TARGET_KEYS), "")]
-    specs = [_one(item, what, provider, check_paths, warnings, params) for item, what in items]
+    mounts = read_mounts() if check_paths else None     # once per run, not once per LUN
+    specs = [_one(item, what, provider, check_paths, warnings, params, mounts)
+             for item, what in items]
     names = [s.name for s in specs]
+    count = collections.Counter(names)
     for n in names:
-        if names.count(n) > 1:
+        if count[n] > 1:
             _err("targets", "target %s is listed twice" % n)
     _shared_paths(specs)
     return specs, warnings

@@ -226,3 +226,22 @@ def test_errors_carry_the_option(kw, option):
         normalise(params(**kw), check_paths=False)
     assert e.value.option == option and str(e.value).startswith(option + ": ")
     assert isinstance(e.value, ValueError)
+
+
+def test_mounts_read_once_per_run(disk, monkeypatch):
+    from ansible_collections.sanboot.lab.plugins.module_utils.target import _spec
+    calls = []
+    monkeypatch.setattr(_spec, "read_mounts", lambda: calls.append(1) or {})
+    p = params(name=None, targets=[dict(name="%s%d" % (T, i), luns=[{"lun": n, "path": disk,
+                                                                     "readonly": True}
+                                                                    for n in (1, 2)])
+                                   for i in range(5)])
+    assert len(normalise(p)[0]) == 5 and calls == [1]
+    assert normalise(p, check_paths=False) and calls == [1]
+
+
+def test_listed_twice_names_the_first_repeated_target():
+    a, b = T, "iqn.2024-01.lab.sanboot:t2"
+    msg = err(params(name=None, targets=[dict(name=a), dict(name=b), dict(name=b), dict(name=a)]),
+              "listed twice")
+    assert a in msg and b not in msg
