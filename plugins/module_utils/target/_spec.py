@@ -171,11 +171,14 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
         if ltype not in ("fileio", "blockio"):
             _err(w + ".type", "%r is not fileio or blockio" % ltype)
         if check_paths:
-            if not os.path.exists(path):
+            try:
+                st = os.stat(path)      # one stat: exists, is a directory, is a file or device
+            except (OSError, ValueError):
+                st = None
+            if st is None:
                 _err(w + ".path", "backing store %s does not exist" % path)
-            if os.path.isdir(path):
+            if stat.S_ISDIR(st.st_mode):
                 _err(w + ".path", "backing store %s is a directory" % path)
-            st = os.stat(path)
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
                 _err(w + ".path", "backing store %s is neither a regular file nor a block device"
                      % path)
@@ -184,7 +187,7 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
             if why and not force:
                 _err(w + ".path", "backing store %s: %s; an initiator would read and write the "
                      "host's own files. Refused unless force: true" % (path, why))
-            if provider == "ietd" and ltype == "blockio" and not stat.S_ISBLK(os.stat(path).st_mode):
+            if provider == "ietd" and ltype == "blockio" and not stat.S_ISBLK(st.st_mode):
                 _err(w + ".type", "IET's blockio needs a block device; %s is not one (use "
                      "fileio)" % path)
         serial = item.get("serial")

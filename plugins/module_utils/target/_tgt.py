@@ -40,6 +40,17 @@ class Change(object):
 
 
 # ---------------------------------------------------------------- plan
+def _work_copy(state):
+    """``state`` for the planner: targets with their own account lists (all planning changes;
+    LUNs, ACLs, sessions shared read-only: a deep copy of 4,096 LUNs cost more than the plan)."""
+    work = copy.copy(state)
+    work.targets = {}
+    for name, t in state.targets.items():
+        c = work.targets[name] = copy.copy(t)
+        c.incoming, c.outgoing = list(t.incoming), list(t.outgoing)
+    return work
+
+
 def _account_plan(state, specs, known, trust_unknown, force, work):
     """Create/recreate the CHAP accounts of ``specs``; returns changes, mutates ``work``."""
     wanted = {}
@@ -257,7 +268,7 @@ def plan(state, specs, force=False, purge=False, portals=(), known=None, trust_u
     ``exports``: what the other exporters export (``_stores.all_exports``: other tgtds, vblades),
     or a callable returning it, called only when a LUN needs the store check.
     """
-    work = copy.deepcopy(state)
+    work = _work_copy(state)
     present = [s for s in specs if s.state == "present"]
     managed = set(s.name for s in present)
     removed = [work.targets[s.name] for s in specs if s.state == "absent" and s.name in work.targets]

@@ -55,11 +55,14 @@ def lun_size(path, fallback):
         return fallback
 
 
+_TARGET = re.compile(r"^Target (\d+): (\S+)\s*$")
+
+
 def parse_targets(text, sizes=True):
     """Targets from ``tgtadm --op show --mode target`` (LUN 0, the controller, is left out)."""
     targets, t, section, lun = [], None, None, None
     for raw in text.splitlines():
-        m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
+        m = _TARGET.match(raw) if raw.startswith("Target ") else None
         if m:
             t = TgtTarget(int(m.group(1)), m.group(2))
             targets.append(t)

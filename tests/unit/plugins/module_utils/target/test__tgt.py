@@ -418,3 +418,17 @@ def test_new_targets_take_the_lowest_free_tids():
     specs = [TargetSpec("iqn.2024-01.lab.sanboot:n%d" % i) for i in range(3)]
     creates = [c.args for c in plan(state, specs) if c.args[:4] == ["--op", "new", "--mode", "target"]]
     assert [a[5] for a in creates] == ["2", "4", "6"]
+
+
+def test_plan_leaves_the_state_as_read(state):
+    before = [(t.name, list(t.incoming), list(t.outgoing), [x.as_dict() for x in t.luns])
+              for t in state.targets.values()]
+    state.targets[T3].incoming.append("alice")
+    chap = dict(CHAP1, password="anothersecret1")
+    assert plan(state, [t1_spec(chap=chap)], known=KNOWN, force=True)
+    state.targets[T3].incoming.remove("alice")
+    assert before == [(t.name, t.incoming, t.outgoing, [x.as_dict() for x in t.luns])
+                      for t in state.targets.values()]
+    # the same plan twice: the first left nothing behind in the state
+    assert args_of(plan(state, [t1_spec(chap=chap)], known=KNOWN)) == \
+        args_of(plan(state, [t1_spec(chap=chap)], known=KNOWN))
