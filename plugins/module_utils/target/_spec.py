@@ -33,6 +33,7 @@ TARGET_KEYS = ("name", "state", "luns", "initiators", "initiator_addresses", "al
 # escapes); ietd.conf is whitespace-separated with ',' between LUN options.
 _PATH = re.compile(r"\A/[A-Za-z0-9_.+@%=:/-]*\Z")
 _SH_TOKEN = re.compile(r"\A[A-Za-z0-9_.+@%=:,/-]+\Z")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _SERIAL = re.compile(r"\A[A-Za-z0-9_.:-]{1,36}\Z")
 # Not backing stores: the system's own files (a LUN would give an initiator the host's files)
 SYSTEM_DIRS = ("/etc", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
@@ -79,19 +80,30 @@ def _err(what, msg):
 
 def control_characters(params, keys):
     """Refuse control characters (newline, tab, NUL, DEL, ...) in any string under ``keys`` of
-    ``params``: no option of these modules has a use for them, and config files break on them."""
-    todo = [(k, params.get(k)) for k in keys]
+    ``params``: no option of these modules has a use for them, and config files break on them.
+    Breadth first (the first bad value in that order is named); a value's name is only spelled
+    out for the message."""
+    todo = collections.deque(((k,), params.get(k)) for k in keys)
     while todo:
-        what, value = todo.pop(0)
+        where, value = todo.popleft()
         if isinstance(value, dict):
-            todo.extend(("%s.%s" % (what, k), v) for k, v in sorted(value.items()))
+            todo.extend(((where, ".%s" % k), v) for k, v in sorted(value.items()))
         elif isinstance(value, list):
-            todo.extend(("%s[%d]" % (what, i), v) for i, v in enumerate(value))
+            todo.extend(((where, "[%d]" % i), v) for i, v in enumerate(value))
         elif isinstance(value, str):
-            bad = [i for i, c in enumerate(value) if ord(c) < 32 or ord(c) == 127]
-            if bad:
-                _err(what, "contains a control character (code %d at position %d); newlines, "
-                     "tabs and other control characters are refused" % (ord(value[bad[0]]), bad[0]))
+            m = _CONTROL.search(value)
+            if m:
+                _err(_spelled(where), "contains a control character (code %d at position %d); "
+                     "newlines, tabs and other control characters are refused"
+                     % (ord(m.group()), m.start()))
+
+
+def _spelled(where):
+    parts = []
+    while len(where) == 2:
+        where, part = where
+        parts.append(part)
+    return where[0] + "".join(reversed(parts))
 
 
 def _system_file(path, st, mounts):

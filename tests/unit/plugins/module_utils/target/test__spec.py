@@ -245,3 +245,15 @@ def test_listed_twice_names_the_first_repeated_target():
     msg = err(params(name=None, targets=[dict(name=a), dict(name=b), dict(name=b), dict(name=a)]),
               "listed twice")
     assert a in msg and b not in msg
+
+
+def test_control_characters_first_in_breadth_first_order():
+    from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import control_characters
+    p = dict(a=[dict(z="ok", b=["x", "deep\x01"])], c=dict(d="p\x02q"))
+    with pytest.raises(SpecError) as e:
+        control_characters(p, ("a", "c"))
+    assert str(e.value).startswith("c.d: contains a control character (code 2 at position 1)")
+    assert e.value.option == "c.d"
+    with pytest.raises(SpecError, match=r"^a\[0\].b\[1\]: .*code 1 at position 4"):
+        control_characters(p, ("a",))
+    control_characters(dict(a=["fine", {"k": 1}]), ("a", "missing"))
