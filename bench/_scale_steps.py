@@ -68,8 +68,7 @@ def ansible(module, args, tmp=None, timeout=ANSIBLE_TIMEOUT):
     on the command line would exceed Linux's 128 KiB limit of one argument (MAX_ARG_STRLEN).
     """
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(_common.ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.environ.get("SCALE_COLLECTIONS_PATH") or
-               os.path.join(_common.ROOT, ".cache", "collections"),
+               ANSIBLE_COLLECTIONS_PATH=collections_path(),
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                PATH=_common.VENV_BIN + os.pathsep + os.environ["PATH"])
     argv = [os.path.join(_common.VENV_BIN, "ansible"), "localhost", "-m", module]
@@ -88,6 +87,32 @@ def ansible(module, args, tmp=None, timeout=ANSIBLE_TIMEOUT):
                                                         proc.stderr[-2000:])) from None
     if result.get("failed"):
         raise RuntimeError("ansible %s failed: %s" % (module, str(result.get("msg"))[:2000]))
+    return result, seconds
+
+
+def collections_path():
+    return os.environ.get("SCALE_COLLECTIONS_PATH") or os.path.join(_common.ROOT, ".cache",
+                                                                    "collections")
+
+
+def module_alone(module, args, tmp, timeout=ANSIBLE_TIMEOUT):
+    """The module's own process, without Ansible: ``python -m <module> ARGS.json`` as the
+    AnsiballZ wrapper runs it; return (result dict, seconds)."""
+    path = os.path.join(tmp, "module-args.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+    ns, name = module.rsplit(".", 1)
+    argv = [os.path.join(_common.VENV_BIN, "python"), "-m",
+            "ansible_collections.%s.plugins.modules.%s" % (ns, name), path]
+    proc, seconds = _common.run(argv, env=dict(os.environ, PYTHONPATH=collections_path()),
+                                check=False, timeout=timeout)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise RuntimeError("%s alone: rc %d\n%s%s" % (module, proc.returncode, proc.stdout[-2000:],
+                                                      proc.stderr[-2000:])) from None
+    if result.get("failed"):
+        raise RuntimeError("%s alone failed: %s" % (module, str(result.get("msg"))[:2000]))
     return result, seconds
 
 

@@ -12,6 +12,8 @@ Backing stores are sparse 1 MiB files.  Timed, each as one wall-clock command:
 * ``ansible localhost -m ansible.builtin.ping`` (once): Ansible's own cost of one ad-hoc task;
 * ``ansible localhost -m sanboot.lab.iscsi_target -e @targets.json -a {targets: ...}``: every
   target in one invocation (converge), then the same again (no-op: ``changed`` false, no write);
+* the module's process alone (``python -m ...iscsi_target ARGS.json``, as Ansible's wrapper runs
+  it): a third no-op run, without Ansible's controller, worker and result handling;
 * ``tgtadm --op show --mode target`` of the result (the module's read);
 * ``tgt-admin -e`` of the equivalent configuration (the files the module persisted, pointing at
   copies of the backing files), then a no-op ``tgt-admin --update ALL`` (it recreates every idle
@@ -74,6 +76,8 @@ def measure_module(tmp, size, per_target, nr_iothreads, why):
             result, seconds = steps.ansible(MODULE, args, tmp)
             size.add("iscsi_target targets:", step, seconds, result=result,
                      control=MODULE_CONTROL, note=why if step == "converge" else None)
+        result, seconds = steps.module_alone(MODULE, args, tmp)
+        size.add("iscsi_target, its process alone", "no-op (no Ansible)", seconds, result=result)
         size.tgtd["module"] = steps.proc_status(pid)
         size.add("tgtadm --op show", "read state", steps.counts(MODULE_CONTROL)[2])
     return args
