@@ -61,33 +61,40 @@ def admin_config(tmp, args):
     return conf
 
 
-def ansible(module, args, tmp=None, timeout=ANSIBLE_TIMEOUT):
-    """Run one ad-hoc task on localhost; return (result dict, seconds).
+def ansible(module, args, tmp, timeout=ANSIBLE_TIMEOUT):
+    """Run ``module`` with ``args`` as the one task of a playbook on localhost (``-c local``, no
+    facts) and return ``({changed, commands: count}, seconds)``.
 
-    ``targets`` goes through a variables file (``-e @FILE``, the task refers to it): 4,096 LUNs
-    on the command line would exceed Linux's 128 KiB limit of one argument (MAX_ARG_STRLEN).
+    A playbook, as the module is used: the default callback prints one line per task, where an
+    ad-hoc task or the json callback would print the whole result (megabytes at 4,096 LUNs).
+    ``targets`` comes from a variables file: 4,096 LUNs on the command line would exceed Linux's
+    128 KiB limit of one argument (MAX_ARG_STRLEN).  A second task prints what the run changed.
     """
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(_common.ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=collections_path(),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-               PATH=_common.VENV_BIN + os.pathsep + os.environ["PATH"])
-    argv = [os.path.join(_common.VENV_BIN, "ansible"), "localhost", "-m", module]
-    if args and "targets" in args:
+    args = dict(args or {})
+    play = {"hosts": "localhost", "gather_facts": False, "connection": "local",
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": [
+        {"name": "the step", module: args, "register": "scale_result"},
+        {"ansible.builtin.debug": {"msg": "SCALE changed={{ scale_result.changed }} writes="
+                                          "{{ (scale_result.commands | default([])) | length }}"}}]}
+    if "targets" in args:
         path = os.path.join(tmp, "targets.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"scale_targets": args["targets"]}, f)
-        args = dict(args, targets="{{ scale_targets }}")
-        argv += ["-e", "@" + path]
-    argv += ["-a", json.dumps(args)] if args else []
+        args["targets"] = "{{ scale_targets }}"
+        play["vars_files"] = [path]
+    book = os.path.join(tmp, "scale-play.yml")
+    with open(book, "w", encoding="utf-8") as f:
+        json.dump([play], f)        # JSON is YAML
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(_common.ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
+               PATH=_common.VENV_BIN + os.pathsep + os.environ["PATH"])
+    argv = [os.path.join(_common.VENV_BIN, "ansible-playbook"), book]
     proc, seconds = _common.run(argv, env=env, cwd=_common.ROOT, check=False, timeout=timeout)
-    try:
-        result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        raise RuntimeError("ansible %s: rc %d\n%s%s" % (module, proc.returncode, proc.stdout[-2000:],
-                                                        proc.stderr[-2000:])) from None
-    if result.get("failed"):
-        raise RuntimeError("ansible %s failed: %s" % (module, str(result.get("msg"))[:2000]))
-    return result, seconds
+    m = re.search(r"SCALE changed=(\w+) writes=(\d+)", proc.stdout)
+    if proc.returncode != 0 or not m:
+        raise RuntimeError("ansible-playbook %s: rc %d\n%s%s" % (module, proc.returncode,
+                                                               proc.stdout[-3000:], proc.stderr[-2000:]))
+    return {"changed": m.group(1) == "True", "commands": int(m.group(2))}, seconds
 
 
 def collections_path():

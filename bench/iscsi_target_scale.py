@@ -9,9 +9,11 @@
 loopback: control port 71 / 127.0.0.1:3292 for the module, 72 / 127.0.0.1:3293 for tgt-admin.
 Backing stores are sparse 1 MiB files.  Timed, each as one wall-clock command:
 
-* ``ansible localhost -m ansible.builtin.ping`` (once): Ansible's own cost of one ad-hoc task;
-* ``ansible localhost -m sanboot.lab.iscsi_target -e @targets.json -a {targets: ...}``: every
-  target in one invocation (converge), then the same again (no-op: ``changed`` false, no write);
+* ``ansible-playbook`` of a play with ``ansible.builtin.ping`` (once): Ansible's own cost of a
+  one-task playbook (each play here also has a ``debug`` task that prints what changed);
+* ``ansible-playbook`` of a play with ``sanboot.lab.iscsi_target`` ``targets: "{{ scale_targets }}"``
+  (a vars file): every target in one invocation (converge), then the same again (no-op:
+  ``changed`` false, no write command);
 * the module's process alone (``python -m ...iscsi_target ARGS.json``, as Ansible's wrapper runs
   it): a third no-op run, without Ansible's controller, worker and result handling;
 * ``tgtadm --op show --mode target`` of the result (the module's read);
@@ -62,7 +64,8 @@ class Size(object):
                "time": ("%.2f" % seconds if finished else "> %d (stopped)" % seconds)
                if seconds is not None else "-",
                "changed": result["changed"] if result else None,
-               "write_commands": len(result["commands"]) if result else None,
+               "write_commands": (result["commands"] if isinstance(result["commands"], int)
+                                  else len(result["commands"])) if result else None,
                "shown": shown, "load": round(os.getloadavg()[0], 1), "note": note}
         self.rows.append(row)
         return row
@@ -122,7 +125,7 @@ def admin_skip(last, n_luns, budget):
 def measure(tmp, sizes, per_target, budget):
     rows, daemons, last_admin = [], {}, None
     ping = Size(0, per_target)
-    ping.add("ansible ping", "baseline (one ad-hoc task)", steps.ansible("ansible.builtin.ping", None)[1])
+    ping.add("ansible ping", "baseline (one task)", steps.ansible("ansible.builtin.ping", None, tmp)[1])
     rows += [dict(ping.rows[0], luns=None, targets=None)]
     for n_luns in sizes:
         size = Size(n_luns, per_target)
