@@ -120,7 +120,7 @@ def module_alone(module, args, tmp, timeout=ANSIBLE_TIMEOUT):
                                                       proc.stderr[-2000:])) from None
     if result.get("failed"):
         raise RuntimeError("%s alone failed: %s" % (module, str(result.get("msg"))[:2000]))
-    return result, seconds
+    return {"changed": result["changed"], "commands": len(result.get("commands") or [])}, seconds
 
 
 def budgeted(argv, budget):
