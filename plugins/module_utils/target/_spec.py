@@ -160,8 +160,19 @@ def _chap(chap, what, warnings):
     return normalise_chap(chap, what, warnings)
 
 
-def _luns(items, what, check_paths, provider, force=False, mounts=None):
-    luns, seen = [], {}
+def _realpath(path, dirs):
+    """``os.path.realpath(path)`` of a normalised absolute path, its directory's resolution kept
+    in ``dirs`` (one lstat per LUN instead of one per path component: thousands of LUNs)."""
+    head, tail = os.path.split(path)
+    if not tail or tail in (".", "..") or os.path.islink(path):
+        return os.path.realpath(path)
+    if head not in dirs:
+        dirs[head] = os.path.realpath(head)
+    return os.path.join(dirs[head], tail)
+
+
+def _luns(items, what, check_paths, provider, force=False, mounts=None, dirs=None):
+    luns, seen, dirs = [], {}, {} if dirs is None else dirs
     for i, item in enumerate(items or []):
         w = "%s[%d]" % (what, i)
         n = item.get("lun")
@@ -194,7 +205,7 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
                 _err(w + ".path", "backing store %s is neither a regular file nor a block device"
                      % path)
-            why = _system_file(os.path.realpath(path), st,
+            why = _system_file(_realpath(path, dirs), st,
                                read_mounts() if mounts is None else mounts)
             if why and not force:
                 _err(w + ".path", "backing store %s: %s; an initiator would read and write the "
@@ -210,7 +221,7 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
     return luns
 
 
-def _one(item, what, provider, check_paths, warnings, params, mounts=None):
+def _one(item, what, provider, check_paths, warnings, params, mounts=None, dirs=None):
     name = _iqn(item.get("name"), what + "name", warnings)
     state = item.get("state") or "present"
     if state not in ("present", "absent"):
@@ -244,7 +255,7 @@ def _one(item, what, provider, check_paths, warnings, params, mounts=None):
                      "provider tgt and persist: true (tgt-admin passes it to /bin/sh unquoted "
                      "and cuts the command at '#')")
     luns = _luns(item.get("luns"), what + "luns", check_paths, provider,
-                 bool(params.get("force")), mounts)
+                 bool(params.get("force")), mounts, dirs)
     return TargetSpec(name, "present", luns, sorted(inits), sorted(addrs), allow_all, chap)
 
 
@@ -268,7 +279,8 @@ def normalise(params, provider="tgt", check_paths=True):
             _err("name", "name (or targets) is required")
         items = [(dict((k, params.get(k)) for k in TARGET_KEYS), "")]
     mounts = read_mounts() if check_paths else None     # once per run, not once per LUN
-    specs = [_one(item, what, provider, check_paths, warnings, params, mounts)
+    dirs = {}       # resolved directories of the backing stores (_realpath)
+    specs = [_one(item, what, provider, check_paths, warnings, params, mounts, dirs)
              for item, what in items]
     names = [s.name for s in specs]
     count = collections.Counter(names)

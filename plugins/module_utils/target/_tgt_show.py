@@ -160,9 +160,10 @@ def tgtadm(runner, control_port=0):
 
 
 def read(runner, control_port=0, required=True):
-    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers)."""
+    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers).
+    The reads are ``light`` Runner calls: a fork of a module holding thousands of LUNs costs."""
     base = tgtadm(runner, control_port)
-    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False)
+    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False, light=True)
     if rc != 0:
         if required:
             runner.fail("control_port: tgtd does not answer on control port %d (is tgtd "
@@ -170,6 +171,6 @@ def read(runner, control_port=0, required=True):
                         base + ["--op", "show", "--mode", "target"], rc, out, err)
         return TgtState(running=False)
     targets = parse_targets(out)
-    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"])[1])
-    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"])[1])
+    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"], light=True)[1])
+    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"], light=True)[1])
     return TgtState(targets, accounts, portals)

@@ -257,3 +257,25 @@ def test_control_characters_first_in_breadth_first_order():
     with pytest.raises(SpecError, match=r"^a\[0\].b\[1\]: .*code 1 at position 4"):
         control_characters(p, ("a",))
     control_characters(dict(a=["fine", {"k": 1}]), ("a", "missing"))
+
+
+def test_realpath_with_cached_directories(tmp_path):
+    from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import _realpath
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.img").write_bytes(b"")
+    (tmp_path / "dirlink").symlink_to(real)
+    (real / "filelink").symlink_to("/etc/hostname")
+    (real / "chain").symlink_to(tmp_path / "dirlink" / "filelink")
+    dirs = {}
+    for p in [str(tmp_path / "dirlink" / "a.img"), str(real / "a.img"), str(real / "filelink"),
+              str(tmp_path / "dirlink" / "chain"), str(real / "missing.img"), "/", "/etc",
+              str(tmp_path / "dirlink" / "a.img")]:
+        assert _realpath(p, dirs) == os.path.realpath(p), p
+    assert dirs[str(tmp_path / "dirlink")] == str(real)
+
+
+def test_system_file_behind_a_linked_directory_still_refused(tmp_path):
+    (tmp_path / "sys").symlink_to("/etc")
+    err(params(luns=[dict(lun=1, path=str(tmp_path / "sys" / "hostname"))]), "luns[0].path",
+        "under /etc")
