@@ -81,9 +81,9 @@ def _plot_scale(plt, data):
     fig, ax = plt.subplots(figsize=(8, 5))
     lines = {}
     for r in rows:
-        lines.setdefault("%s: %s" % (r["tool"], r["step"]), []).append(r)
+        lines.setdefault("%s (%s)" % (r["tool"].rstrip(":"), r["step"]), []).append(r)
     for label, pts in lines.items():
-        done = [(r["luns"], r["seconds"]) for r in pts if r.get("seconds") is not None]
+        done = [(r["luns"], r["seconds"]) for r in pts if r.get("seconds")]     # log axis: > 0
         stopped = [(r["luns"], float(r["time"].split()[1])) for r in pts
                    if r.get("seconds") is None and str(r.get("time", "")).startswith(">")]
         if not done and not stopped:
