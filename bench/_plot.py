@@ -8,7 +8,8 @@
 - ``migration_stress*``: downtime (ms) and lost pings per move, in move order;
 - ``migration_announce``: the same per announce mode (from ``results[].moves_detail``);
 - ``netboot_time``: seconds to ssh per guest and round (``raw``);
-- ``iscsi_target_scale``: seconds per step and tool (converge, no-op run, ...);
+- ``iscsi_target_scale``: seconds against LUN count (log-log), a line per tool and step (one
+  size: a bar per step);
 - ``datapath_wire``: MB/s per link (MTU, shaping) as grouped bars of TCP, iSCSI and AoE per set;
 - ``xen_times``: boot seconds (Xen hosts, guest4) and the domU clock offset per clocksource
   variant before and after each cold move.
@@ -75,6 +76,39 @@ def _plot_netboot(plt, data):
 
 
 def _plot_scale(plt, data):
+    rows = [r for r in data.get("results", []) if r.get("luns")]
+    if len(set(r["luns"] for r in rows)) < 2:
+        return _plot_scale_bars(plt, data)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    lines = {}
+    for r in rows:
+        lines.setdefault("%s (%s)" % (r["tool"].rstrip(":"), r["step"]), []).append(r)
+    for label, pts in lines.items():
+        done = [(r["luns"], r["seconds"]) for r in pts if r.get("seconds")]     # log axis: > 0
+        stopped = [(r["luns"], float(r["time"].split()[1])) for r in pts
+                   if r.get("seconds") is None and str(r.get("time", "")).startswith(">")]
+        if not done and not stopped:
+            continue
+        line = ax.plot([x for x, _y in done], [y for _x, y in done], marker="o", label=label)[0]
+        if stopped:     # a lower bound: the budget ran out
+            ax.plot([x for x, _y in stopped], [y for _x, y in stopped], marker="^", linestyle="none",
+                    color=line.get_color(), markerfacecolor="none")
+    ping = [r for r in data.get("results", []) if r.get("tool") == "ansible ping"]
+    if ping and ping[0].get("seconds"):
+        ax.axhline(ping[0]["seconds"], color="grey", linewidth=0.8, linestyle=":",
+                   label="ansible ping (start-up)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("LUNs (%s per target)" % data.get("params", {}).get("luns_per_target", "?"))
+    ax.set_ylabel("seconds (wall clock; ^ = stopped at the budget)")
+    ax.set_title("iscsi_target_scale: time against LUN count")
+    ax.grid(True, which="both", linewidth=0.3)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_scale_bars(plt, data):
     rows = [r for r in data.get("results", []) if r.get("seconds") is not None]
     fig, ax = plt.subplots(figsize=(8, 4))
     labels = ["%s\n%s" % (r.get("step", ""), r.get("tool", "")) for r in rows]

@@ -19,16 +19,17 @@ import time
 
 
 class Tgtd(object):
-    def __init__(self, control_port, portal):
+    def __init__(self, control_port, portal, extra_args=()):
         self.control_port, self.portal, self.proc = str(control_port), portal, None
+        self.extra_args = list(extra_args)      # e.g. ["-t", "4"] (--nr_iothreads)
 
     def tgtadm(self, *args, check=True):
         return subprocess.run(["tgtadm", "-C", self.control_port] + list(args), check=check,
                               capture_output=True, text=True)
 
     def start(self):
-        self.proc = subprocess.Popen(["/usr/sbin/tgtd", "-f", "-C", self.control_port, "--iscsi",
-                                      "portal=%s" % self.portal], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(["/usr/sbin/tgtd", "-f", "-C", self.control_port, *self.extra_args,
+                                      "--iscsi", "portal=%s" % self.portal], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         while self.tgtadm("--op", "show", "--mode", "sys", check=False).returncode != 0:
             if self.proc.poll() is not None:

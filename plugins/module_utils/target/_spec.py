@@ -10,6 +10,7 @@ from these objects.
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import stat
@@ -34,6 +35,7 @@ TARGET_KEYS = ("name", "state", "luns", "initiators", "initiator_addresses", "al
 # escapes); ietd.conf is whitespace-separated with ',' between LUN options.
 _PATH = re.compile(r"\A/[A-Za-z0-9_.+@%=:/-]*\Z")
 _SH_TOKEN = re.compile(r"\A[A-Za-z0-9_.+@%=:,/-]+\Z")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _SERIAL = re.compile(r"\A[A-Za-z0-9_.:-]{1,36}\Z")
 # Not backing stores: the system's own files (a LUN would give an initiator the host's files)
 SYSTEM_DIRS = ("/etc", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
@@ -82,19 +84,30 @@ def _err(what, msg):
 
 def control_characters(params, keys):
     """Refuse control characters (newline, tab, NUL, DEL, ...) in any string under ``keys`` of
-    ``params``: no option of these modules has a use for them, and config files break on them."""
-    todo = [(k, params.get(k)) for k in keys]
+    ``params``: no option of these modules has a use for them, and config files break on them.
+    Breadth first (the first bad value in that order is named); a value's name is only spelled
+    out for the message."""
+    todo = collections.deque(((k,), params.get(k)) for k in keys)
     while todo:
-        what, value = todo.pop(0)
+        where, value = todo.popleft()
         if isinstance(value, dict):
-            todo.extend(("%s.%s" % (what, k), v) for k, v in sorted(value.items()))
+            todo.extend(((where, ".%s" % k), v) for k, v in sorted(value.items()))
         elif isinstance(value, list):
-            todo.extend(("%s[%d]" % (what, i), v) for i, v in enumerate(value))
+            todo.extend(((where, "[%d]" % i), v) for i, v in enumerate(value))
         elif isinstance(value, str):
-            bad = [i for i, c in enumerate(value) if ord(c) < 32 or ord(c) == 127]
-            if bad:
-                _err(what, "contains a control character (code %d at position %d); newlines, "
-                     "tabs and other control characters are refused" % (ord(value[bad[0]]), bad[0]))
+            m = _CONTROL.search(value)
+            if m:
+                _err(_spelled(where), "contains a control character (code %d at position %d); "
+                     "newlines, tabs and other control characters are refused"
+                     % (ord(m.group()), m.start()))
+
+
+def _spelled(where):
+    parts = []
+    while len(where) == 2:
+        where, part = where
+        parts.append(part)
+    return where[0] + "".join(reversed(parts))
 
 
 def _system_file(path, st, mounts):
@@ -151,8 +164,19 @@ def _chap(chap, what, warnings):
     return normalise_chap(chap, what, warnings)
 
 
-def _luns(items, what, check_paths, provider, force=False, mounts=None):
-    luns, seen = [], {}
+def _realpath(path, dirs):
+    """``os.path.realpath(path)`` of a normalised absolute path, its directory's resolution kept
+    in ``dirs`` (one lstat per LUN instead of one per path component: thousands of LUNs)."""
+    head, tail = os.path.split(path)
+    if not tail or tail in (".", "..") or os.path.islink(path):
+        return os.path.realpath(path)
+    if head not in dirs:
+        dirs[head] = os.path.realpath(head)
+    return os.path.join(dirs[head], tail)
+
+
+def _luns(items, what, check_paths, provider, force=False, mounts=None, dirs=None):
+    luns, seen, dirs = [], {}, {} if dirs is None else dirs
     for i, item in enumerate(items or []):
         w = "%s[%d]" % (what, i)
         n = item.get("lun")
@@ -174,20 +198,23 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
         if ltype not in ("fileio", "blockio"):
             _err(w + ".type", "%r is not fileio or blockio" % ltype)
         if check_paths:
-            if not os.path.exists(path):
+            try:
+                st = os.stat(path)      # one stat: exists, is a directory, is a file or device
+            except (OSError, ValueError):
+                st = None
+            if st is None:
                 _err(w + ".path", "backing store %s does not exist" % path)
-            if os.path.isdir(path):
+            if stat.S_ISDIR(st.st_mode):
                 _err(w + ".path", "backing store %s is a directory" % path)
-            st = os.stat(path)
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
                 _err(w + ".path", "backing store %s is neither a regular file nor a block device"
                      % path)
-            why = _system_file(os.path.realpath(path), st,
+            why = _system_file(_realpath(path, dirs), st,
                                read_mounts() if mounts is None else mounts)
             if why and not force:
                 _err(w + ".path", "backing store %s: %s; an initiator would read and write the "
                      "host's own files. Refused unless force: true" % (path, why))
-            if provider == "ietd" and ltype == "blockio" and not stat.S_ISBLK(os.stat(path).st_mode):
+            if provider == "ietd" and ltype == "blockio" and not stat.S_ISBLK(st.st_mode):
                 _err(w + ".type", "IET's blockio needs a block device; %s is not one (use "
                      "fileio)" % path)
         serial = item.get("serial")
@@ -198,7 +225,7 @@ def _luns(items, what, check_paths, provider, force=False, mounts=None):
     return luns
 
 
-def _one(item, what, provider, check_paths, warnings, params):
+def _one(item, what, provider, check_paths, warnings, params, mounts=None, dirs=None):
     name = _iqn(item.get("name"), what + "name", warnings)
     state = item.get("state") or "present"
     if state not in ("present", "absent"):
@@ -232,7 +259,7 @@ def _one(item, what, provider, check_paths, warnings, params):
                      "provider tgt and persist: true (tgt-admin passes it to /bin/sh unquoted "
                      "and cuts the command at '#')")
     luns = _luns(item.get("luns"), what + "luns", check_paths, provider,
-                 bool(params.get("force")))
+                 bool(params.get("force")), mounts, dirs)
     tuning = _params.normalise(item.get("parameters"), what + "parameters")
     if tuning and provider != "tgt":
         _err(what + "parameters", "is supported with provider tgt only")
@@ -258,10 +285,14 @@ def normalise(params, provider="tgt", check_paths=True):
         if not params.get("name"):
             _err("name", "name (or targets) is required")
         items = [(dict((k, params.get(k)) for k in TARGET_KEYS), "")]
-    specs = [_one(item, what, provider, check_paths, warnings, params) for item, what in items]
+    mounts = read_mounts() if check_paths else None     # once per run, not once per LUN
+    dirs = {}       # resolved directories of the backing stores (_realpath)
+    specs = [_one(item, what, provider, check_paths, warnings, params, mounts, dirs)
+             for item, what in items]
     names = [s.name for s in specs]
+    count = collections.Counter(names)
     for n in names:
-        if names.count(n) > 1:
+        if count[n] > 1:
             _err("targets", "target %s is listed twice" % n)
     _shared_paths(specs)
     return specs, warnings

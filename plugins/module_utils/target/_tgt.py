@@ -41,6 +41,17 @@ class Change(object):
 
 
 # ---------------------------------------------------------------- plan
+def _work_copy(state):
+    """``state`` for the planner: targets with their own account lists (all planning changes;
+    LUNs, ACLs, sessions shared read-only: a deep copy of 4,096 LUNs cost more than the plan)."""
+    work = copy.copy(state)
+    work.targets = {}
+    for name, t in state.targets.items():
+        c = work.targets[name] = copy.copy(t)
+        c.incoming, c.outgoing = list(t.incoming), list(t.outgoing)
+    return work
+
+
 def _account_plan(state, specs, known, trust_unknown, force, work):
     """Create/recreate the CHAP accounts of ``specs``; returns changes, mutates ``work``."""
     wanted = {}
@@ -91,11 +102,34 @@ def _bind_acct(tid, user, extra, op="bind"):
     return ["--op", op, "--mode", "account", "--tid", str(tid), "--user", user] + extra
 
 
-def _conflicts(spec, work, managed, removed, exports):
+class _Users(object):
+    """Who else exports a store, looked up by ``_stores.store_id``: the LUNs of the targets this
+    run neither manages nor removes (by tid, then LUN order) and the other exporters
+    (``exports``: a list, or a callable returning it, asked at the first lookup).  Both indexes
+    are built once, at the first LUN that needs the check (none on a no-op run)."""
+
+    def __init__(self, work, managed, removed, exports):
+        self.work, self.managed, self.removed, self.exports = work, managed, removed, exports
+        self.luns = self.others = None
+
+    def of(self, want):
+        if self.luns is None:
+            self.luns, self.others = {}, {}
+            for t in sorted(self.work.targets.values(), key=lambda x: x.tid):
+                if t.name not in self.managed and t.name not in self.removed:
+                    for other in t.luns:
+                        self.luns.setdefault(store_id(other.path), []).append((t, other))
+            exports = self.exports() if callable(self.exports) else self.exports
+            for e in exports:
+                self.others.setdefault(e.get("id"), []).append(e)
+        return self.luns.get(want, []), self.others.get(want, [])
+
+
+def _conflicts(spec, work, users_of):
     """Refuse a new export of a store that another target of this tgtd, another tgtd or a vblade
     already exports (unless both are read-only).  One identity (``_stores.store_id``): a hard link
     or a symlink to an exported store is that store.  LUNs the target already exports with that
-    path are not re-checked unless they become writable."""
+    path are not re-checked unless they become writable.  ``users_of``: :class:`_Users`."""
     cur = work.targets.get(spec.name)
     for lun in spec.luns:
         old = cur.lun(lun.lun) if cur else None
@@ -104,13 +138,11 @@ def _conflicts(spec, work, managed, removed, exports):
         want = store_id(lun.path)
         if want is None:
             continue
+        luns, exports = users_of.of(want)
         users = ["target %s LUN %d%s" % (t.name, other.lun, _as(other.path, lun.path))
-                 for t in sorted(work.targets.values(), key=lambda x: x.tid)
-                 if t.name not in managed and t.name not in removed
-                 for other in t.luns
-                 if store_id(other.path) == want and not (lun.readonly and other.readonly)]
+                 for t, other in luns if not (lun.readonly and other.readonly)]
         users += ["%s%s" % (describe(e), _as(e.get("path"), lun.path)) for e in exports
-                  if e.get("id") == want and not (lun.readonly and e.get("readonly"))]
+                  if not (lun.readonly and e.get("readonly"))]
         if users:
             raise PlanError("luns: backing store %s (LUN %d of %s) is already exported by %s; two "
                             "exports of one store are allowed only when both are read-only (two "
@@ -251,28 +283,32 @@ def plan(state, specs, force=False, purge=False, portals=(), known=None, trust_u
 
     ``known``: ``{username: secret}`` last applied (from the persisted files);
     ``trust_unknown``: accept an existing account whose secret is not known;
-    ``exports``: what the other exporters export (``_stores.all_exports``: other tgtds, vblades).
+    ``exports``: what the other exporters export (``_stores.all_exports``: other tgtds, vblades),
+    or a callable returning it, called only when a LUN needs the store check.
     """
-    work = copy.deepcopy(state)
+    work = _work_copy(state)
     present = [s for s in specs if s.state == "present"]
     managed = set(s.name for s in present)
     removed = [work.targets[s.name] for s in specs if s.state == "absent" and s.name in work.targets]
     if purge:
-        removed += [t for name, t in sorted(work.targets.items())
-                    if name not in set(s.name for s in specs)]
+        listed = set(s.name for s in specs)
+        removed += [t for name, t in sorted(work.targets.items()) if name not in listed]
     removed_names = set(t.name for t in removed)
     for t in removed:
         _in_use(t, "state" if not purge or t.name in managed else "purge", force)
+    users_of = _Users(work, managed, removed_names, exports)
     for s in present:
-        _conflicts(s, work, managed, removed_names, exports)
+        _conflicts(s, work, users_of)
     changes = [Change("add portal %s (daemon-wide)" % p,
                       ["--op", "new", "--mode", "portal", "--param", "portal=%s" % p])
                for p in portals if p not in state.portals]
     changes += _account_plan(state, present, known or {}, trust_unknown, force, work)
-    used = set(t.tid for t in work.targets.values())
+    used, free = set(t.tid for t in work.targets.values()), 1
     for s in present:
         t = work.targets.get(s.name)
-        tid = t.tid if t else min(set(range(1, len(used) + 2)) - used)
+        while free in used:     # the lowest unused tid (``used`` only grows)
+            free += 1
+        tid = t.tid if t else free
         used.add(tid)
         changes += _target_plan(s, t, tid, force)
     for t in sorted(removed, key=lambda x: x.tid):

@@ -48,7 +48,7 @@ def apply(runner, changes, control_port=0):
         if not c.args:
             continue
         argv = base + c.args
-        rc, out, err = runner(argv, check=False)
+        rc, out, err = runner(argv, check=False, light=True)
         if rc != 0:
             raise ApplyError(dict(_rollback(runner, base, undo), cmd=redact(argv), rc=rc,
                                   stdout=out, stderr=err, changed=bool(ran),
@@ -65,7 +65,7 @@ def apply(runner, changes, control_port=0):
 def _rollback(runner, base, undo):
     done, failed = [], []
     for argv in reversed(undo):
-        rc, dummy, err = runner(argv, check=False)
+        rc, dummy, err = runner(argv, check=False, light=True)
         text = " ".join(shlex.quote(x) for x in redact(argv[len(base):]))
         (done if rc == 0 else failed).append(text if rc == 0 else "%s (rc %d: %s)"
                                              % (text, rc, err.strip()))
@@ -96,9 +96,11 @@ def _converge(module, runner, specs, portals):
     p = module.params
     cp, config_dir = p["control_port"], p["config_dir"] or "/etc/tgt/conf.d"
     state = _read(runner, cp, specs)
+
+    def exports():      # asked only when a LUN needs the store check (never on a no-op run)
+        return all_exports(lambda argv: runner(argv, check=False, light=True),
+                           runner.which("tgtadm", required=False), skip_ports=[cp])
     try:
-        exports = all_exports(lambda argv: runner(argv, check=False),
-                              runner.which("tgtadm", required=False), skip_ports=[cp])
         changes = plan(state, specs, force=p["force"], purge=p["purge"], portals=portals,
                        known=known_secrets(config_dir), trust_unknown=not p["persist"],
                        exports=exports)

@@ -57,11 +57,14 @@ def lun_size(path, fallback):
         return fallback
 
 
+_TARGET = re.compile(r"^Target (\d+): (\S+)\s*$")
+
+
 def parse_targets(text, sizes=True):
     """Targets from ``tgtadm --op show --mode target`` (LUN 0, the controller, is left out)."""
     targets, t, section, lun = [], None, None, None
     for raw in text.splitlines():
-        m = re.match(r"^Target (\d+): (\S+)\s*$", raw)
+        m = _TARGET.match(raw) if raw.startswith("Target ") else None
         if m:
             t = TgtTarget(int(m.group(1)), m.group(2))
             targets.append(t)
@@ -159,9 +162,10 @@ def tgtadm(runner, control_port=0):
 
 
 def read(runner, control_port=0, required=True):
-    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers)."""
+    """TgtState of the tgtd listening on ``control_port`` (``running=False`` when none answers).
+    The reads are ``light`` Runner calls: a fork of a module holding thousands of LUNs costs."""
     base = tgtadm(runner, control_port)
-    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False)
+    rc, out, err = runner(base + ["--op", "show", "--mode", "target"], check=False, light=True)
     if rc != 0:
         if required:
             runner.fail("control_port: tgtd does not answer on control port %d (is tgtd "
@@ -169,8 +173,8 @@ def read(runner, control_port=0, required=True):
                         base + ["--op", "show", "--mode", "target"], rc, out, err)
         return TgtState(running=False)
     targets = parse_targets(out)
-    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"])[1])
-    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"])[1])
+    accounts = parse_accounts(runner(base + ["--op", "show", "--mode", "account"], light=True)[1])
+    portals = parse_portals(runner(base + ["--op", "show", "--mode", "portal"], light=True)[1])
     return TgtState(targets, accounts, portals)
 
 

@@ -226,3 +226,56 @@ def test_errors_carry_the_option(kw, option):
         normalise(params(**kw), check_paths=False)
     assert e.value.option == option and str(e.value).startswith(option + ": ")
     assert isinstance(e.value, ValueError)
+
+
+def test_mounts_read_once_per_run(disk, monkeypatch):
+    from ansible_collections.sanboot.lab.plugins.module_utils.target import _spec
+    calls = []
+    monkeypatch.setattr(_spec, "read_mounts", lambda: calls.append(1) or {})
+    p = params(name=None, targets=[dict(name="%s%d" % (T, i), luns=[{"lun": n, "path": disk,
+                                                                     "readonly": True}
+                                                                    for n in (1, 2)])
+                                   for i in range(5)])
+    assert len(normalise(p)[0]) == 5 and calls == [1]
+    assert normalise(p, check_paths=False) and calls == [1]
+
+
+def test_listed_twice_names_the_first_repeated_target():
+    a, b = T, "iqn.2024-01.lab.sanboot:t2"
+    msg = err(params(name=None, targets=[dict(name=a), dict(name=b), dict(name=b), dict(name=a)]),
+              "listed twice")
+    assert a in msg and b not in msg
+
+
+def test_control_characters_first_in_breadth_first_order():
+    from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import control_characters
+    p = dict(a=[dict(z="ok", b=["x", "deep\x01"])], c=dict(d="p\x02q"))
+    with pytest.raises(SpecError) as e:
+        control_characters(p, ("a", "c"))
+    assert str(e.value).startswith("c.d: contains a control character (code 2 at position 1)")
+    assert e.value.option == "c.d"
+    with pytest.raises(SpecError, match=r"^a\[0\].b\[1\]: .*code 1 at position 4"):
+        control_characters(p, ("a",))
+    control_characters(dict(a=["fine", {"k": 1}]), ("a", "missing"))
+
+
+def test_realpath_with_cached_directories(tmp_path):
+    from ansible_collections.sanboot.lab.plugins.module_utils.target._spec import _realpath
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.img").write_bytes(b"")
+    (tmp_path / "dirlink").symlink_to(real)
+    (real / "filelink").symlink_to("/etc/hostname")
+    (real / "chain").symlink_to(tmp_path / "dirlink" / "filelink")
+    dirs = {}
+    for p in [str(tmp_path / "dirlink" / "a.img"), str(real / "a.img"), str(real / "filelink"),
+              str(tmp_path / "dirlink" / "chain"), str(real / "missing.img"), "/", "/etc",
+              str(tmp_path / "dirlink" / "a.img")]:
+        assert _realpath(p, dirs) == os.path.realpath(p), p
+    assert dirs[str(tmp_path / "dirlink")] == str(real)
+
+
+def test_system_file_behind_a_linked_directory_still_refused(tmp_path):
+    (tmp_path / "sys").symlink_to("/etc")
+    err(params(luns=[dict(lun=1, path=str(tmp_path / "sys" / "hostname"))]), "luns[0].path",
+        "under /etc")

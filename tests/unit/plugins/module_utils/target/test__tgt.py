@@ -362,3 +362,73 @@ def test_undo_of_what_a_run_creates(state):
         ["--op", "delete", "--mode", "target", "--tid", "2", "--force"]]
     assert undo["add LUN 1 %s (fileio) to %s" % (C, NEW)] == [
         ["--op", "delete", "--mode", "logicalunit", "--tid", "2", "--lun", "1"]]
+
+
+# ---------------------------------------------------------------- scale (issue 13)
+def many(n, luns=4, prefix="/tmp/htgt/scale"):
+    specs = [TargetSpec("iqn.2024-01.lab.sanboot:s%04d" % i,
+                        luns=[Lun(x, "%s%04d-%d.img" % (prefix, i, x)) for x in range(1, luns + 1)],
+                        addresses=["127.0.0.1"]) for i in range(n)]
+    state = TgtState()
+    for i, s in enumerate(specs):
+        t = _tgt_show.TgtTarget(i + 1, s.name)
+        t.luns, t.addresses = list(s.luns), ["127.0.0.1"]
+        state.targets[s.name] = t
+    return specs, state
+
+
+def test_noop_never_asks_the_other_exporters():
+    specs, state = many(50)
+
+    def exports():
+        raise AssertionError("asked")
+    assert plan(state, specs, exports=exports) == []
+
+
+def test_other_exporters_asked_once_when_a_lun_needs_the_check(tmp_path):
+    asked = []
+
+    def exports():
+        asked.append(1)
+        return []
+    specs = [TargetSpec("iqn.2024-01.lab.sanboot:n%d" % i,
+                        luns=[Lun(1, str(tmp_path / ("%d.img" % i)))]) for i in range(3)]
+    for s in specs:
+        open(s.luns[0].path, "w").close()
+    assert len(args_of(plan(TgtState(), specs, exports=exports))) == 3 * 2 and asked == [1]
+
+
+def test_conflicts_found_through_the_index_in_tid_order(tmp_path):
+    disk = tmp_path / "d.img"
+    disk.write_bytes(b"")
+    link = tmp_path / "l.img"
+    os.link(str(disk), str(link))
+    dummy, state = many(3, luns=1, prefix=str(tmp_path / "s"))
+    state.targets["iqn.2024-01.lab.sanboot:s0002"].luns[0].path = str(link)
+    state.targets["iqn.2024-01.lab.sanboot:s0000"].luns[0].path = str(disk)
+    with pytest.raises(PlanError, match=r"exported by target iqn.2024-01.lab.sanboot:s0000 LUN 1, "
+                       r"target iqn.2024-01.lab.sanboot:s0002 LUN 1 as %s \(the same file\)" % link):
+        plan(state, [TargetSpec(NEW, luns=[Lun(1, str(disk))])])
+
+
+def test_new_targets_take_the_lowest_free_tids():
+    dummy, state = many(5, luns=0)
+    for name in ("iqn.2024-01.lab.sanboot:s0001", "iqn.2024-01.lab.sanboot:s0003"):
+        del state.targets[name]           # tids 2 and 4 free
+    specs = [TargetSpec("iqn.2024-01.lab.sanboot:n%d" % i) for i in range(3)]
+    creates = [c.args for c in plan(state, specs) if c.args[:4] == ["--op", "new", "--mode", "target"]]
+    assert [a[5] for a in creates] == ["2", "4", "6"]
+
+
+def test_plan_leaves_the_state_as_read(state):
+    before = [(t.name, list(t.incoming), list(t.outgoing), [x.as_dict() for x in t.luns])
+              for t in state.targets.values()]
+    state.targets[T3].incoming.append("alice")
+    chap = dict(CHAP1, password="anothersecret1")
+    assert plan(state, [t1_spec(chap=chap)], known=KNOWN, force=True)
+    state.targets[T3].incoming.remove("alice")
+    assert before == [(t.name, t.incoming, t.outgoing, [x.as_dict() for x in t.luns])
+                      for t in state.targets.values()]
+    # the same plan twice: the first left nothing behind in the state
+    assert args_of(plan(state, [t1_spec(chap=chap)], known=KNOWN)) == \
+        args_of(plan(state, [t1_spec(chap=chap)], known=KNOWN))
