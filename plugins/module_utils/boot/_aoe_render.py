@@ -29,19 +29,10 @@ from __future__ import annotations
 
 import shlex
 
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._scripts import prereqs
+
 HEADER = "# Written by sanboot.lab (initramfs_aoe). Changes here are overwritten.\n"
-_PREREQS = """PREREQ=""
-prereqs()
-{
-    echo "$PREREQ"
-}
-case $1 in
-prereqs)
-    prereqs
-    exit 0
-    ;;
-esac
-"""
+_PREREQS = prereqs("")
 
 HOOK_TEMPLATE = "#!/bin/sh\n" + HEADER + """\
 # mkinitramfs hook: the aoe driver, the driver of the root file system (%(fstype)s), ip(8)

@@ -30,6 +30,7 @@ import re
 import shlex
 
 from ansible_collections.sanboot.lab.plugins.module_utils.boot._cmdline import IFNAME, RequestError, one_line
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._scripts import prereqs
 
 MULTIPATH_CONF = "etc/multipath.conf"
 WWIDS_FILE = "etc/multipath/wwids"
@@ -168,18 +169,7 @@ PATHS_TEMPLATE = """#!/bin/sh
 # and logged in to the first portal). Configures the interfaces of the other storage networks,
 # logs in to every portal that has no session yet, waits for the LUN behind each portal and builds
 # the map (multipath-tools-boot's local-top/multipath does too; either order gives one map).
-PREREQ="iscsi"
-prereqs()
-{
-    echo "$PREREQ"
-}
-case $1 in
-prereqs)
-    prereqs
-    exit 0
-    ;;
-esac
-
+""" + prereqs("iscsi") + """
 . /scripts/functions
 [ -r /etc/iscsi.initramfs ] && . /etc/iscsi.initramfs
 . /etc/initiatorname.iscsi

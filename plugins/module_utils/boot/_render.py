@@ -14,6 +14,7 @@ import re
 import shlex
 
 from ansible_collections.sanboot.lab.plugins.module_utils.boot._multipath_root import stock_portals
+from ansible_collections.sanboot.lab.plugins.module_utils.boot._scripts import prereqs
 
 COMMENT = "# sanboot.lab: "
 HEADER = "# Written by sanboot.lab (initramfs_iscsi). Changes here are overwritten.\n"
@@ -73,18 +74,7 @@ SETTLE_TEMPLATE = """#!/bin/sh
 # Runs after open-iscsi's login (local-top/iscsi) and before the initramfs waits for root=:
 # waits for udev and for the root device for at most %(delay)d seconds, then activates
 # volume groups itself when the root device is still missing (lvm2 activates on udev events).
-PREREQ="iscsi"
-prereqs()
-{
-    echo "$PREREQ"
-}
-case $1 in
-prereqs)
-    prereqs
-    exit 0
-    ;;
-esac
-
+""" + prereqs("iscsi") + """
 . /scripts/functions
 delay=%(delay)d
 udevadm settle --timeout="$delay" || true
