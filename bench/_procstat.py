@@ -149,7 +149,8 @@ def summary(samples, source_host):
            "prepare_ms": int((t_mig[0] - t_dst[0]) * 1000) if t_mig else None,
            "copy_ms": int((gone[0] - t_mig[0]) * 1000) if t_mig else None,
            "machine_busy_pct": round(100.0 * (gone[1] - t_dst[1]) / max(1, gone[2] - t_dst[2]), 1),
-           "dst_pct": round(sum(dst_used.values()) / cores, 1)}
+           "dst_pct": round(sum(dst_used.values()) / cores, 1),
+           "src_threads": sorted(set(n for s in inside for n in s[3].get(src, (None, {}))[1]))}
     for kind in ("vcpu", "migration", "other"):
         out["src_%s_pct" % kind] = round(src_used[kind] / cores, 1)
     return out
