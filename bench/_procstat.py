@@ -37,8 +37,11 @@ def _thread_jiffies(pid):
     """``{thread name: utime+stime jiffies}`` of a process (summed over threads of one name)."""
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, tid), encoding="utf-8", errors="replace") as f:
-            text = f.read()
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid), encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:   # a thread that ended since the listing
+            continue
         name = text[text.index("(") + 1:text.rindex(")")]
         fields = text[text.rindex(")") + 2:].split()
         out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
@@ -61,16 +64,19 @@ class Sampler(threading.Thread):
     def __init__(self, domain, period=0.05):
         super().__init__(daemon=True)
         self.needle = ("guest=%s," % domain).encode()
-        self.period, self.samples, self.hosts = period, [], {}
+        self.period, self.samples, self.hosts, self.first = period, [], {}, {}
         self._stop_event = threading.Event()
 
     def _qemus(self):
-        pids = []
+        pids, now = [], time.time()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
-            if pid not in self.hosts:
+            # a process seen in its first seconds is looked at again: libvirt forks first and
+            # execs QEMU a moment later (the fork still has libvirtd's command line)
+            if pid not in self.hosts or (self.hosts[pid] is None and now - self.first[pid] < 3):
+                self.first.setdefault(pid, now if self.samples else 0)  # first scan: all old
                 try:
                     with open("/proc/%d/cmdline" % pid, "rb") as f:
                         cmd = f.read()

@@ -21,7 +21,9 @@ still unanswered when ping is stopped is not counted as lost). Per move it keeps
   appears) and copy, the source's vCPU and migration threads and the destination in % of one
   core, the machine busy in % of all cores, before the move and during it; the load average.
 
-``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME]`` (default 8 moves).
+``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH]``
+(default 8 moves; ``--only`` takes configuration names or their first words; with
+``--wait-file`` each move waits while PATH is missing - a lab lent by whoever creates it).
 Prints the table, writes bench/results/migration_time.json (and the moves so far to
 migration_time.partial.json after every move) and the PNG.
 """
@@ -101,6 +103,22 @@ def migrate(src, dst, extra):
         return {"failed": True, "msg": (proc.stdout + proc.stderr)[-500:]}
 
 
+def cpu_pressure():
+    """``some avg10`` of /proc/pressure/cpu: % of the last 10 s some task waited for a CPU."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as f:
+            return float(f.readline().split("avg10=")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_for(path):
+    """With ``--wait-file PATH``: wait while PATH is missing (a shared lab lent by its owner)."""
+    while path and not os.path.exists(path):
+        print("waiting for %s" % path, flush=True)
+        time.sleep(60)
+
+
 def lost_pings(text):
     """Unanswered probes, but not the last one sent if ping was stopped before its reply."""
     ping = ping_stats(text)
@@ -117,6 +135,7 @@ def move(src, dst, extra, interval, prepare=None):
     time.sleep(1.5)
     busy_before = _procstat.busy_pct(before, _procstat.machine_jiffies())
     load = round(os.getloadavg()[0], 2)
+    psi = cpu_pressure()
     sampler = _procstat.Sampler("guest1")
     sampler.start()
     result = migrate(src, dst, extra)
@@ -132,7 +151,7 @@ def move(src, dst, extra, interval, prepare=None):
            "total_ms": result.get("total_time_ms"), "downtime_ms": result.get("downtime_ms"),
            "wall_ms": result.get("wall_time_ms"), "transferred_bytes": result.get("transferred_bytes"),
            "lost_pings": lost, "longest_gap_ms": ping["longest_gap_ms"], "pings": ping["transmitted"],
-           "busy_before_pct": busy_before, "load1": load}
+           "busy_before_pct": busy_before, "load1": load, "cpu_pressure_pct": psi}
     for key in _KEEP:
         row[key] = stats.get(key)
     row.update(_procstat.summary(samples, "-%s-" % src) or {})
@@ -170,6 +189,7 @@ def summarise(name, extra, moves):
            "src_vcpu_pct": _med(ok, "src_vcpu_pct"), "src_migration_pct": _med(ok, "src_migration_pct"),
            "dst_pct": _med(ok, "dst_pct"), "machine_busy_pct": _med(ok, "machine_busy_pct"),
            "busy_before_pct": _med(moves, "busy_before_pct"), "load1_med": _med(moves, "load1"),
+           "cpu_pressure_med": _med(moves, "cpu_pressure_pct"),
            "lost_pings": sum(m["lost_pings"] for m in moves),
            "moves_losing": sum(1 for m in moves if m["lost_pings"]),
            "gap_max_ms": _max(moves, "longest_gap_ms"), "moves_detail": moves}
@@ -189,27 +209,29 @@ COLUMNS = [("config", "config", "%s"), ("moves", "moves", "%d"), ("failures", "f
            ("copy_med_ms", "copy ms", "%.0f"), ("src_migration_pct", "src mig %core", "%.0f"),
            ("src_vcpu_pct", "src vCPU %core", "%.0f"), ("dst_pct", "dst %core", "%.0f"),
            ("machine_busy_pct", "busy % (2 cores)", "%.0f"), ("busy_before_pct", "busy before %", "%.0f"),
-           ("load1_med", "load1", "%.1f"), ("lost_pings", "lost pings", "%d"),
+           ("load1_med", "load1", "%.1f"), ("cpu_pressure_med", "CPU PSI %", "%.0f"), ("lost_pings", "lost pings", "%d"),
            ("gap_max_ms", "gap max ms", "%d"), ("goal", "goal", "%s")]
 
 
 def parse(argv):
-    moves, interval, only = 8, 0.1, None
+    moves, interval, only, wait = 8, 0.1, None, None
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg == "--interval":
+        if arg == "--wait-file":
+            wait = args.pop(0)
+        elif arg == "--interval":
             interval = float(args.pop(0))
         elif arg == "--only":
             only = args.pop(0).split(",")
         else:
             moves = int(arg)
     configs = [c for c in CONFIGS if only is None or c[0] in only or c[0].split()[0] in only]
-    return moves, interval, configs
+    return moves, interval, configs, wait
 
 
 def main(argv):
-    moves_n, interval, configs = parse(argv)
+    moves_n, interval, configs, wait = parse(argv)
     try:
         here = where()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
@@ -223,6 +245,7 @@ def main(argv):
         moves = []
         for _n in range(moves_n):
             dst = "hv2" if src == "hv1" else "hv1"
+            wait_for(wait)
             moves.append(move(src, dst, extra, interval, GUEST_PREPARE.get(name)))
             print("%-34s %s" % (name, json.dumps({k: moves[-1].get(k) for k in (
                 "direction", "failed", "total_ms", "downtime_ms", "memory_iteration", "lost_pings",
