@@ -136,7 +136,7 @@ def plot(data, png_path):
     plt = _pyplot()
     if name.startswith(("migration_stress", "migration_announce")) and _moves_series(data):
         fig = _plot_moves(plt, data, _moves_series(data))
-    elif name == "migration_time" and data.get("results"):
+    elif name.startswith("migration_time") and data.get("results"):
         fig = _plot_time(plt, data)
     elif name == "netboot_time" and data.get("raw"):
         fig = _plot_netboot(plt, data)

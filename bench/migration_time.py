@@ -21,10 +21,11 @@ still unanswered when ping is stopped is not counted as lost). Per move it keeps
   appears) and copy, the source's vCPU and migration threads and the destination in % of one
   core, the machine busy in % of all cores, before the move and during it; the load average.
 
-``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH]``
+``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH] [--tag TAG]``
 (default 8 moves; ``--only`` takes configuration names or their first words; with
-``--wait-file`` each move waits while PATH is missing - a lab lent by whoever creates it).
-Prints the table, writes bench/results/migration_time.json (and the moves so far to
+``--wait-file`` each move waits while PATH is missing - a lab lent by whoever creates it; ``--tag``
+writes migration_time-TAG.json). The configurations take turns, one move each, round after round.
+Prints the table, writes bench/results/migration_time[-TAG].json (and the moves so far to
 migration_time.partial.json after every move) and the PNG.
 """
 
@@ -213,12 +214,22 @@ COLUMNS = [("config", "config", "%s"), ("moves", "moves", "%d"), ("failures", "f
            ("gap_max_ms", "gap max ms", "%d"), ("goal", "goal", "%s")]
 
 
+def schedule(configs, rounds):
+    """The moves in order: round by round through the configurations (a load that comes and goes
+    hits them all alike), then those that change the guest (GUEST_PREPARE), each in a row."""
+    plain = [c for c in configs if c[0] not in GUEST_PREPARE]
+    out = [c for _r in range(rounds) for c in plain]
+    return out + [c for c in configs if c[0] in GUEST_PREPARE for _r in range(rounds)]
+
+
 def parse(argv):
-    moves, interval, only, wait = 8, 0.1, None, None
+    moves, interval, only, wait, tag = 8, 0.1, None, None, None
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg == "--wait-file":
+        if arg == "--tag":
+            tag = args.pop(0)
+        elif arg == "--wait-file":
             wait = args.pop(0)
         elif arg == "--interval":
             interval = float(args.pop(0))
@@ -227,34 +238,32 @@ def parse(argv):
         else:
             moves = int(arg)
     configs = [c for c in CONFIGS if only is None or c[0] in only or c[0].split()[0] in only]
-    return moves, interval, configs, wait
+    return moves, interval, configs, wait, tag
 
 
 def main(argv):
-    moves_n, interval, configs, wait = parse(argv)
+    moves_n, interval, configs, wait, tag = parse(argv)
     try:
         here = where()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         raise SystemExit("migration_time needs the embedded lab: run `make lab` first")
     if len(here) != 1:
         raise SystemExit("migration_time: guest1 runs on %s, not on exactly one of hv1/hv2" % (here or "none"))
-    run = Run("migration_time", {"moves_per_config": moves_n, "ping_interval_s": interval,
+    run = Run("migration_time" + ("-" + tag if tag else ""), {"moves_per_config": moves_n, "ping_interval_s": interval,
                                  "configs": [c[0] for c in configs], "goal": GOAL})
-    rows, src = [], here[0]
-    for name, extra in configs:
-        moves = []
-        for _n in range(moves_n):
-            dst = "hv2" if src == "hv1" else "hv1"
-            wait_for(wait)
-            moves.append(move(src, dst, extra, interval, GUEST_PREPARE.get(name)))
-            print("%-34s %s" % (name, json.dumps({k: moves[-1].get(k) for k in (
-                "direction", "failed", "total_ms", "downtime_ms", "memory_iteration", "lost_pings",
-                "prepare_ms", "copy_ms", "src_migration_pct", "msg")})), flush=True)
-            if not moves[-1]["failed"]:
-                src = dst
-            with open(os.path.join(RESULTS, "migration_time.partial.json"), "w", encoding="utf-8") as f:
-                json.dump(rows + [summarise(name, extra, moves)], f, indent=1)
-        rows.append(summarise(name, extra, moves))
+    moves, src = dict((name, []) for name, _extra in configs), here[0]
+    for name, extra in schedule(configs, moves_n):
+        dst = "hv2" if src == "hv1" else "hv1"
+        wait_for(wait)
+        moves[name].append(move(src, dst, extra, interval, GUEST_PREPARE.get(name)))
+        print("%-34s %s" % (name, json.dumps({k: moves[name][-1].get(k) for k in (
+            "direction", "failed", "total_ms", "downtime_ms", "memory_iteration", "lost_pings",
+            "prepare_ms", "copy_ms", "src_migration_pct", "msg")})), flush=True)
+        if not moves[name][-1]["failed"]:
+            src = dst
+        with open(os.path.join(RESULTS, "%s.partial.json" % run.name), "w", encoding="utf-8") as f:
+            json.dump([summarise(n, e, moves[n]) for n, e in configs if moves[n]], f, indent=1)
+    rows = [summarise(name, extra, moves[name]) for name, extra in configs]
     run.report(COLUMNS, rows, dict(deb_versions("iputils-ping"), **py_versions("ansible-core")),
                notes=["lab hosts: libvirt 11.3 / QEMU 10.0.2 (bookworm-backports), guest1 TCG 1 vCPU 512 MiB",
                       "%core: CPU of one core over the window dest QEMU start -> source QEMU end",
