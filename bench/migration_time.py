@@ -21,10 +21,12 @@ still unanswered when ping is stopped is not counted as lost). Per move it keeps
   appears) and copy, the source's vCPU and migration threads and the destination in % of one
   core, the machine busy in % of all cores, before the move and during it; the load average.
 
-``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH] [--tag TAG]``
+``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH] [--tag TAG]
+[--fill-guest]``
 (default 8 moves; ``--only`` takes configuration names or their first words; with
 ``--wait-file`` each move waits while PATH is missing - a lab lent by whoever creates it; ``--tag``
-writes migration_time-TAG.json). The configurations take turns, one move each, round after round.
+writes migration_time-TAG.json; ``--fill-guest`` first fills the guest's free memory with data,
+see GUEST_FILL). The configurations take turns, one move each, round after round.
 Prints the table, writes bench/results/migration_time[-TAG].json (and the moves so far to
 migration_time.partial.json after every move) and the PNG.
 """
@@ -67,14 +69,16 @@ CONFIGS = (
 )
 # run in the guest before each move of a configuration: page cache dropped, then the free memory
 # (MemFree less 48 MiB) taken, written with zeros and given back - the free pages are zero pages
-GUEST_PREPARE = {
-    "guest free memory zeroed": (
-        "sync; echo 3 > /proc/sys/vm/drop_caches; python3 -c 'import mmap\n"
-        "kib = int([l.split()[1] for l in open(\"/proc/meminfo\") if l.startswith(\"MemFree:\")][0])\n"
-        "n = max(0, kib * 1024 - (48 << 20)) // 4096 * 4096\n"
-        "m = mmap.mmap(-1, n)\nz = bytes(1 << 20)\n"
-        "for off in range(0, n - (1 << 20) + 1, 1 << 20): m[off:off + (1 << 20)] = z'"),
-}
+_FILL_FREE = (
+    "sync; echo 3 > /proc/sys/vm/drop_caches; python3 -c 'import mmap\n"
+    "kib = int([l.split()[1] for l in open(\"/proc/meminfo\") if l.startswith(\"MemFree:\")][0])\n"
+    "n = max(0, kib * 1024 - (48 << 20)) // 4096 * 4096\n"
+    "m = mmap.mmap(-1, n)\nz = bytes([%d]) * (1 << 20)\n"
+    "for off in range(0, n - (1 << 20) + 1, 1 << 20): m[off:off + (1 << 20)] = z'")
+GUEST_PREPARE = {"guest free memory zeroed": _FILL_FREE % 0}
+# --fill-guest: once before the first move, the free memory written with 0xa5 and given back, as
+# migrate.yml's memory check (256 MiB of patterns) leaves it: every configuration starts alike
+GUEST_FILL = _FILL_FREE % 0xA5
 
 
 def ssh(host, command, check=True):
@@ -223,11 +227,13 @@ def schedule(configs, rounds):
 
 
 def parse(argv):
-    moves, interval, only, wait, tag = 8, 0.1, None, None, None
+    moves, interval, only, wait, tag, fill = 8, 0.1, None, None, None, False
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg == "--tag":
+        if arg == "--fill-guest":
+            fill = True
+        elif arg == "--tag":
             tag = args.pop(0)
         elif arg == "--wait-file":
             wait = args.pop(0)
@@ -238,11 +244,11 @@ def parse(argv):
         else:
             moves = int(arg)
     configs = [c for c in CONFIGS if only is None or c[0] in only or c[0].split()[0] in only]
-    return moves, interval, configs, wait, tag
+    return moves, interval, configs, wait, tag, fill
 
 
 def main(argv):
-    moves_n, interval, configs, wait, tag = parse(argv)
+    moves_n, interval, configs, wait, tag, fill = parse(argv)
     try:
         here = where()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
@@ -250,8 +256,11 @@ def main(argv):
     if len(here) != 1:
         raise SystemExit("migration_time: guest1 runs on %s, not on exactly one of hv1/hv2" % (here or "none"))
     run = Run("migration_time" + ("-" + tag if tag else ""), {"moves_per_config": moves_n, "ping_interval_s": interval,
-                                 "configs": [c[0] for c in configs], "goal": GOAL})
+                                 "configs": [c[0] for c in configs], "goal": GOAL,
+                                 "fill_guest": fill})
     moves, src = dict((name, []) for name, _extra in configs), here[0]
+    if fill:
+        ssh("guest1", GUEST_FILL)
     for name, extra in schedule(configs, moves_n):
         dst = "hv2" if src == "hv1" else "hv1"
         wait_for(wait)
