@@ -19,6 +19,7 @@ A result without such a series gives no plot (``None``). matplotlib runs with th
 from __future__ import annotations
 
 import os
+import statistics
 
 
 def _pyplot():
@@ -68,7 +69,7 @@ def _plot_time(plt, data):
             ys = [m[key] for m in moves if m.get(key) is not None]
             ax.scatter([i] * len(ys), ys, s=12, alpha=0.6)
             if ys:
-                ax.plot([i - 0.3, i + 0.3], [sorted(ys)[len(ys) // 2]] * 2, color="black")
+                ax.plot([i - 0.3, i + 0.3], [statistics.median(ys)] * 2, color="black")
     top.axhline(1200, color="red", linewidth=0.7, linestyle="--")
     bottom.axhline(30, color="red", linewidth=0.7, linestyle="--")
     top.set_ylabel("total time (ms)")
