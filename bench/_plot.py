@@ -7,6 +7,7 @@
 
 - ``migration_stress*``: downtime (ms) and lost pings per move, in move order;
 - ``migration_announce``: the same per announce mode (from ``results[].moves_detail``);
+- ``migration_time``: total time and downtime (ms) of every move per configuration, medians marked;
 - ``netboot_time``: seconds to ssh per guest and round (``raw``);
 - ``iscsi_target_scale``: seconds against LUN count (log-log), a line per tool and step (one
   size: a bar per step);
@@ -20,6 +21,7 @@ A result without such a series gives no plot (``None``). matplotlib runs with th
 from __future__ import annotations
 
 import os
+import statistics
 
 
 def _pyplot():
@@ -57,6 +59,27 @@ def _plot_moves(plt, data, series):
     bottom.set_xlabel("move")
     top.legend(loc="upper right")
     top.set_title("%s: downtime and lost pings per move" % data.get("benchmark", "migration"))
+    return fig
+
+
+def _plot_time(plt, data):
+    rows = data.get("results") or []
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    for i, row in enumerate(rows):
+        moves = [m for m in row.get("moves_detail") or [] if not m.get("failed")]
+        for ax, key in ((top, "total_ms"), (bottom, "downtime_ms")):
+            ys = [m[key] for m in moves if m.get(key) is not None]
+            ax.scatter([i] * len(ys), ys, s=12, alpha=0.6)
+            if ys:
+                ax.plot([i - 0.3, i + 0.3], [statistics.median(ys)] * 2, color="black")
+    top.axhline(1200, color="red", linewidth=0.7, linestyle="--")
+    bottom.axhline(30, color="red", linewidth=0.7, linestyle="--")
+    top.set_ylabel("total time (ms)")
+    bottom.set_ylabel("downtime (ms)")
+    bottom.set_xticks(range(len(rows)), [r.get("config", "").replace(" (", "\n(") for r in rows],
+                      rotation=30, ha="right", fontsize=7)
+    top.set_title("migration_time: guest1 moves per configuration (dashed: goal)")
+    fig.tight_layout()
     return fig
 
 
@@ -169,6 +192,8 @@ def plot(data, png_path):
     plt = _pyplot()
     if name.startswith(("migration_stress", "migration_announce")) and _moves_series(data):
         fig = _plot_moves(plt, data, _moves_series(data))
+    elif name.startswith("migration_time") and data.get("results"):
+        fig = _plot_time(plt, data)
     elif name == "netboot_time" and data.get("raw"):
         fig = _plot_netboot(plt, data)
     elif name == "iscsi_target_scale" and data.get("results"):

@@ -71,11 +71,11 @@ def ansible(module, args, tmp, timeout=ANSIBLE_TIMEOUT):
     128 KiB limit of one argument (MAX_ARG_STRLEN).  A second task prints what the run changed.
     """
     args = dict(args or {})
+    report = {"ansible.builtin.debug": {"msg": "SCALE changed={{ scale_result.changed }} writes="
+                                               "{{ (scale_result.commands | default([])) | length }}"}}
     play = {"hosts": "localhost", "gather_facts": False, "connection": "local",
-            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": [
-        {"name": "the step", module: args, "register": "scale_result"},
-        {"ansible.builtin.debug": {"msg": "SCALE changed={{ scale_result.changed }} writes="
-                                          "{{ (scale_result.commands | default([])) | length }}"}}]}
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "tasks": [{"name": "the step", module: args, "register": "scale_result"}, report]}
     if "targets" in args:
         path = os.path.join(tmp, "targets.json")
         with open(path, "w", encoding="utf-8") as f:
@@ -92,8 +92,8 @@ def ansible(module, args, tmp, timeout=ANSIBLE_TIMEOUT):
     proc, seconds = _common.run(argv, env=env, cwd=_common.ROOT, check=False, timeout=timeout)
     m = re.search(r"SCALE changed=(\w+) writes=(\d+)", proc.stdout)
     if proc.returncode != 0 or not m:
-        raise RuntimeError("ansible-playbook %s: rc %d\n%s%s" % (module, proc.returncode,
-                                                               proc.stdout[-3000:], proc.stderr[-2000:]))
+        raise RuntimeError("ansible-playbook %s: rc %d\n%s%s"
+                           % (module, proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
     return {"changed": m.group(1) == "True", "commands": int(m.group(2))}, seconds
 
 

@@ -98,10 +98,10 @@ def tcp(seconds):
                               "ss", "-Hltn", "sport = :%d" % IPERF_PORT])).stdout).start()
     rows = []
     try:
-        for direction, extra in (("write", []), ("read", ["-R"])):
+        for direction, extra in (("write", ()), ("read", ("-R",))):
             def one(extra=extra, direction=direction):
                 out, _wall, cpu = timed(["iperf3", "-c", _wire.ADDR_T, "-p", str(IPERF_PORT), "-t",
-                                         str(seconds), "-J"] + extra, seconds + 30)
+                                         str(seconds), "-J"] + list(extra), seconds + 30)
                 end = json.loads(out)["end"]
                 return {"path": "TCP", "tool": "iperf3", "direction": direction, "seconds": seconds,
                         "mb_per_s": round(end["sum_received"]["bits_per_second"] / 8e6, 1),
@@ -175,7 +175,7 @@ def aoe(cfg, single):
 def fill_lun(mib):
     block = os.urandom(_common.MIB)
     with open(LUN_PATH, "wb") as f:
-        for _ in range(mib):
+        for _mib in range(mib):
             f.write(block)
 
 

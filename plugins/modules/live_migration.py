@@ -75,12 +75,11 @@ options:
     default: libvirt
   allow_unsafe_tcg:
     description:
-      - libvirt - live-migrate a guest that runs under TCG (domain type C(qemu), no hardware
-        virtualisation) although the source's QEMU is older than 10.0, which is otherwise refused.
-      - QEMU 7.2 (Debian 12) loses guest writes during a live migration under TCG - pages the
-        vCPU keeps writing arrive stale and the guest oopses, panics or hangs after the move
-        (11 moves of 11 with a busy guest); QEMU 10.0.2 (bookworm-backports) moved 100 of 100
-        correctly. O(live=false) is safe on any version. KVM guests are not concerned.
+      - libvirt - live-migrate a guest that runs under TCG (domain type C(qemu), no hardware virtualisation) although the source's
+        QEMU is older than 10.0, which is otherwise refused.
+      - QEMU 7.2 (Debian 12) loses guest writes during a live migration under TCG - pages the vCPU keeps writing arrive stale and
+        the guest oopses, panics or hangs after the move (11 moves of 11 with a busy guest); QEMU 10.0.2 (bookworm-backports) moved
+        100 of 100 correctly. O(live=false) is safe on any version. KVM guests are not concerned.
     type: bool
     default: false
   live:
@@ -92,21 +91,26 @@ options:
     type: int
   bandwidth_mbps:
     description:
-      - libvirt, xm - bandwidth limit of the transfer in megabits per second (10^6 bit/s).
-        libvirt rounds it up to whole MiB/s; xm passes it as C(--resource).
+      - libvirt, xm - bandwidth limit of the transfer in megabits per second (10^6 bit/s). libvirt rounds it up to whole MiB/s; xm
+        passes it as C(--resource).
+    type: int
+  parallel_connections:
+    description:
+      - libvirt - TCP connections (QEMU multifd channels, 1 to 255) the memory travels over to the destination's one migration port
+        (C(VIR_MIGRATE_PARALLEL), C(parallel.connections)). Unset - one stream (classic pre-copy). Lab numbers - C(docs/migration.md).
     type: int
   timeout:
     description:
-      - Seconds the migration may take. libvirt aborts the job (C(abortJob)); xl and xm run
-        under coreutils C(timeout). Either way the guest stays on the source.
+      - Seconds the migration may take. libvirt aborts the job (C(abortJob)); xl and xm run under coreutils C(timeout). Either way
+        the guest stays on the source.
     type: int
     default: 300
   storage_network:
     description:
-      - CIDR of the storage network (for example V(198.51.100.128/25)). When set, both hosts
-        must have an address in it and every iSCSI portal of the guest's disks must lie in it.
-      - Addresses come from C(ip -o addr show) on each host (over O(ssh_command) for a remote
-        one; for a libvirt URI without ssh, the URI's host and O(migrate_uri)'s host).
+      - CIDR of the storage network (for example V(198.51.100.128/25)). When set, both hosts must have an address in it and every
+        iSCSI portal of the guest's disks must lie in it.
+      - Addresses come from C(ip -o addr show) on each host (over O(ssh_command) for a remote one; for a libvirt URI without ssh,
+        the URI's host and O(migrate_uri)'s host).
     type: str
   source_uri:
     description: libvirt - URI of the source. Default V(qemu:///system) (the module runs on it).
@@ -123,9 +127,9 @@ options:
     type: str
   peer2peer:
     description:
-      - libvirt - V(true) lets the source libvirtd drive the migration over its own connection to
-        O(destination_uri) (C(VIR_MIGRATE_PEER2PEER)); the module's connection can fail without
-        stranding a paused guest. V(false) drives it from the module.
+      - libvirt - V(true) lets the source libvirtd drive the migration over its own connection to O(destination_uri)
+        (C(VIR_MIGRATE_PEER2PEER)); the module's connection can fail without stranding a paused guest. V(false) drives it from the
+        module.
     type: bool
     default: true
   persistent:
@@ -133,38 +137,33 @@ options:
       - libvirt - what happens to the definition of a persistent domain.
       - V(move) defines it on the destination and undefines it on the source
         (C(VIR_MIGRATE_PERSIST_DEST|VIR_MIGRATE_UNDEFINE_SOURCE)).
-      - V(keep) leaves the definitions where they are - the guest runs as a transient domain on a
-        destination that has none, and moving it back to its home host joins the inactive definition
-        there (same name and UUID). Use it when a role (re)defines the guest on its home hypervisor,
-        such as C(sanboot.lab.libvirt_guest), so that a definition with a new UUID never blocks the way back.
+      - V(keep) leaves the definitions where they are - the guest runs as a transient domain on a destination that has none, and
+        moving it back to its home host joins the inactive definition there (same name and UUID). Use it when a role (re)defines the
+        guest on its home hypervisor, such as C(sanboot.lab.libvirt_guest), so that a definition with a new UUID never blocks the
+        way back.
     type: str
     choices: [move, keep]
     default: move
   tls:
     description:
-      - libvirt - encrypt the migration stream (memory and device state) with TLS
-        (C(VIR_MIGRATE_TLS)), whatever O(destination_uri) uses. QEMU on both hosts needs x509
-        files in qemu.conf's C(migrate_tls_x509_cert_dir) (default C(/etc/pki/qemu)), the
-        destination's certificate naming the host of O(migrate_uri); role
-        C(sanboot.lab.libvirt_host) installs them from a CA (C(libvirt_host_tls_ca_cert)).
-        libvirt refuses the migration, guest untouched, when they are missing.
+      - libvirt - encrypt the migration stream (memory and device state) with TLS (C(VIR_MIGRATE_TLS)), whatever O(destination_uri)
+        uses. QEMU on both hosts needs x509 files in qemu.conf's C(migrate_tls_x509_cert_dir) (default C(/etc/pki/qemu)), the
+        destination's certificate naming the host of O(migrate_uri); role C(sanboot.lab.libvirt_host) installs them from a CA
+        (C(libvirt_host_tls_ca_cert)). libvirt refuses the migration, guest untouched, when they are missing.
     type: bool
     default: false
   announce:
     description:
-      - libvirt - when the network learns the guest's new place (RARP frames from each of its
-        MAC addresses, which switches and bridges learn from).
-      - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo request
-        that reaches the source between its pause and that moment dies with the source's tap
-        (at 100 ms pings, about two moves in five lost one here).
-      - V(at_switchover) - the destination host announces the guest as soon as libvirt reports
-        the source paused for the switchover. A helper started there over O(ssh_command) (as the
-        user of O(destination_uri), else root; needs C(python3) and iproute2 C(bridge)) pins each
-        guest MAC to its new tap in its bridge (C(bridge fdb replace ... static sticky)) while
-        the incoming domain waits, then sends the RARP frames through that bridge. Frames for
-        the guest wait in the destination's tap and reach it when it resumes - late, not lost.
-        The pinned entries are removed at the end; a migration that fails after the announcement
-        is announced again from the source. For guests with bridged NICs.
+      - libvirt - when the network learns the guest's new place (RARP frames from each of its MAC addresses, which switches and
+        bridges learn from).
+      - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo request that reaches the source between its
+        pause and that moment dies with the source's tap (at 100 ms pings, about two moves in five lost one here).
+      - V(at_switchover) - the destination host announces the guest as soon as libvirt reports the source paused for the switchover.
+        A helper started there over O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and iproute2
+        C(bridge)) pins each guest MAC to its new tap in its bridge (C(bridge fdb replace ... static sticky)) while the incoming
+        domain waits, then sends the RARP frames through that bridge. Frames for the guest wait in the destination's tap and reach
+        it when it resumes - late, not lost. The pinned entries are removed at the end; a migration that fails after the
+        announcement is announced again from the source. For guests with bridged NICs.
       - C(announce) in RV(stats) reports when the frames went out.
     type: str
     choices: [on_resume, at_switchover]
@@ -186,9 +185,8 @@ options:
     default: /var/lib/xen/save
   ssh_command:
     description:
-      - Command (split like a shell would) that runs a command on another host; the host name
-        and the quoted command are appended. Used for the destination's facts and by
-        C(xl migrate -s).
+      - Command (split like a shell would) that runs a command on another host; the host name and the quoted command are appended.
+        Used for the destination's facts and by C(xl migrate -s).
     type: str
     default: ssh -o BatchMode=yes
 notes:
@@ -250,7 +248,10 @@ transferred_bytes:
   type: int
 stats:
   description:
-    - The job statistics that were available (setup_time, downtime_net... in ms/bytes).
+    - The job statistics that were available, under libvirt's names - ms (C(setup_time), C(downtime_net), C(time_elapsed_net)),
+      bytes (C(memory_total), C(memory_processed), C(memory_remaining), C(memory_normal_bytes), C(data_total), C(data_remaining)),
+      pages (C(memory_constant) zero pages sent as a flag, C(memory_normal) pages sent whole, of C(memory_page_size) bytes),
+      C(memory_bps) (bytes/s), C(memory_dirty_rate) (pages/s), C(memory_iteration) (pre-copy passes, QEMU's dirty-sync-count).
     - With O(announce=at_switchover), C(announce) - C(announced) (bool),
       C(announced_after_pause_ms) (milliseconds from the pause event to the first frame on
       the destination; both hosts' clocks), C(armed) (NICs pinned on the destination),

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # ansible-test sanity for the collection, with the (empty) ignore files under tests/sanity/.
 # ansible-test needs the tree at ansible_collections/<ns>/<name> and outside any git work tree
-# that ignores it: copy the files git knows (tracked, or new and not ignored) to SANITY_DIR.
+# that ignores it: copy the files git knows (tracked, or new and not ignored) below SANITY_DIR.
 # Its venvs are cached under SANITY_DIR/home (HOME for ansible-test), outside the work tree.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=${SANITY_DIR:-/var/tmp/sanboot-sanity}
-dest="$work/ansible_collections/sanboot/lab"
+# one copy per checkout (two checkouts testing at once must not share it); the venvs are shared
+tree="$work/trees/$(printf '%s' "$root" | md5sum | cut -c1-12)"
+dest="$tree/ansible_collections/sanboot/lab"
 rm -rf "$dest" && mkdir -p "$dest" "$work/home/.ansible/test/cache"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | \
   xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' | rsync -a --from0 --files-from=- ./ "$dest/")

@@ -67,6 +67,7 @@ class MigrationDriver(abc.ABC):
         "max_downtime_ms": None,
         "migrate_uri": None,
         "mode": "live",
+        "parallel_connections": None,
         "peer2peer": True,
         "persistent": "move",
         "save_dir": "/var/lib/xen/save",

@@ -60,6 +60,7 @@ class LibvirtDriver(MigrationDriver):
         "live": "VIR_MIGRATE_LIVE",
         "max_downtime_ms": "migrateSetMaxDowntime",
         "migrate_uri": "VIR_MIGRATE_PARAM_URI",
+        "parallel_connections": "VIR_MIGRATE_PARALLEL + VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS",
         "peer2peer": "VIR_MIGRATE_PEER2PEER: migrateToURI3, else migrate3",
         "persistent": "move: VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE",
         "source_uri": "the source connection",
@@ -198,6 +199,8 @@ class LibvirtDriver(MigrationDriver):
             flags |= lv.VIR_MIGRATE_PEER2PEER
         if self.p.get("tls"):
             flags |= lv.VIR_MIGRATE_TLS
+        if self.p.get("parallel_connections"):
+            flags |= lv.VIR_MIGRATE_PARALLEL
         if self.p.get("persistent", "move") == "move" and dom.isPersistent():
             flags |= lv.VIR_MIGRATE_PERSIST_DEST | lv.VIR_MIGRATE_UNDEFINE_SOURCE
         return flags
@@ -208,6 +211,8 @@ class LibvirtDriver(MigrationDriver):
             params[lv.VIR_MIGRATE_PARAM_URI] = self.p["migrate_uri"]
         if self.p.get("bandwidth_mbps"):
             params[lv.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib(self.p["bandwidth_mbps"])
+        if self.p.get("parallel_connections"):
+            params[lv.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS] = int(self.p["parallel_connections"])
         return params
 
     def _set_downtime(self, dom):

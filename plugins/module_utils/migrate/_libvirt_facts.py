@@ -94,10 +94,23 @@ def job_result(stats):
         data = stats["memory_processed"] + stats.get("disk_processed", 0)
     if data is not None:
         out["transferred_bytes"] = int(data)
-    for key in ("setup_time", "downtime_net", "memory_dirty_rate", "memory_iteration"):
+    for key in JOB_STATS:
         if stats.get(key) is not None:
             out[key] = stats[key]
     return out
+
+
+# what jobStats() tells about where the time and the bytes of a migration went, passed through
+# under libvirt's names (virDomainGetJobStats, VIR_DOMAIN_JOB_*): milliseconds (setup_time,
+# downtime_net, time_elapsed_net), bytes (data_*, memory_total/processed/remaining,
+# memory_normal_bytes), pages (memory_constant: zero pages QEMU sends as a flag,
+# memory_normal: pages sent in full), bytes/s (memory_bps, memory_dirty_rate: pages/s),
+# memory_iteration: the pre-copy passes (QEMU's dirty-sync-count)
+JOB_STATS = ("setup_time", "downtime_net", "time_elapsed_net", "data_total", "data_remaining",
+             "memory_total", "memory_processed", "memory_remaining", "memory_constant",
+             "memory_normal", "memory_normal_bytes", "memory_bps", "memory_dirty_rate",
+             "memory_iteration", "memory_page_size", "memory_postcopy_requests",
+             "auto_converge_throttle")
 
 
 # qemu.conf defaults (libvirt 9): the ports an incoming migration may listen on

@@ -24,6 +24,9 @@ from ansible_collections.sanboot.lab.plugins.module_utils.migrate._xm import XmD
 
 DRIVERS = dict((cls.name, cls) for cls in (LibvirtDriver, XlDriver, XmDriver))
 
+# QEMU's migration parameter multifd-channels is a uint8 checked to 1..255 (migration/options.c)
+MAX_PARALLEL_CONNECTIONS = 255
+
 # The table seen by option: (drivers that honour it, the value that asks nothing).
 DRIVER_OPTIONS = dict(
     (option, (tuple(name for name, cls in DRIVERS.items() if option in cls.OPTIONS), neutral))
@@ -207,6 +210,7 @@ def argument_spec():
         live=dict(type="bool", default=True), peer2peer=dict(type="bool", default=True),
         tls=dict(type="bool", default=False), allow_unsafe_tcg=dict(type="bool", default=False),
         max_downtime_ms=dict(type="int"), bandwidth_mbps=dict(type="int"),
+        parallel_connections=dict(type="int"),
         timeout=dict(type="int", default=300), storage_network=dict(type="str"),
         source_uri=dict(type="str"), destination_uri=dict(type="str"), migrate_uri=dict(type="str"),
         persistent=dict(type="str", choices=["move", "keep"], default="move"),
@@ -225,6 +229,10 @@ def validate(params):
     for name in ("max_downtime_ms", "bandwidth_mbps", "timeout"):
         if params.get(name) is not None and params[name] <= 0:
             errors.append("%s: must be a positive number, got %r" % (name, params[name]))
+    parallel = params.get("parallel_connections")
+    if parallel is not None and not 1 <= parallel <= MAX_PARALLEL_CONNECTIONS:
+        errors.append("parallel_connections: must be 1 to %d (QEMU's multifd-channels), got %r"
+                      % (MAX_PARALLEL_CONNECTIONS, parallel))
     driver = DRIVERS[params.get("driver") or "libvirt"]
     errors.extend(driver.refusals(params, DRIVERS.values()))
     if params.get("storage_network"):

@@ -51,10 +51,26 @@ def test_job_result_and_units():
              "memory_processed": 31000000}
     assert lv.job_result(stats) == {"total_time_ms": 752, "downtime_ms": 38,
                                     "transferred_bytes": 31457280, "setup_time": 4,
-                                    "downtime_net": 37}
+                                    "downtime_net": 37, "memory_processed": 31000000}
     assert lv.job_result({"memory_processed": 10, "disk_processed": 5}) == {
-        "transferred_bytes": 15}
+        "transferred_bytes": 15, "memory_processed": 10}
     assert lv.bandwidth_mib(1000) == 120 and lv.bandwidth_mib(1) == 1
+
+
+def test_job_result_passes_where_the_time_and_bytes_went():
+    """virsh domjobinfo --completed of a lab move (libvirt 11.3, QEMU 10.0.2, 512 MiB guest)."""
+    stats = {"type": 3, "operation": 3, "time_elapsed": 1743, "time_elapsed_net": 1741,
+             "downtime": 21, "downtime_net": 19, "setup_time": 9, "data_total": 537001984,
+             "data_processed": 356515840, "data_remaining": 0, "memory_total": 537001984,
+             "memory_processed": 356515840, "memory_remaining": 0, "memory_constant": 44000,
+             "memory_normal": 86700, "memory_normal_bytes": 355123200, "memory_bps": 240000000,
+             "memory_dirty_rate": 120, "memory_iteration": 3, "memory_page_size": 4096,
+             "memory_postcopy_requests": 0, "disk_total": 0}
+    out = lv.job_result(stats)
+    assert out["total_time_ms"] == 1743 and out["transferred_bytes"] == 356515840
+    assert set(lv.JOB_STATS) - {"auto_converge_throttle"} == set(out) - {
+        "total_time_ms", "downtime_ms", "transferred_bytes"} and "disk_total" not in out and "type" not in out
+    assert out["memory_constant"] == 44000 and out["memory_iteration"] == 3
 
 
 def test_uri_host():

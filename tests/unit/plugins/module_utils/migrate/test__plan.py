@@ -157,6 +157,20 @@ def test_tcg_live_migration_refused_on_qemu_that_loses_writes():
     assert tcg_errors(tcg, {}, live) == []  # xl/xm: no QEMU version, not concerned
 
 
+@pytest.mark.parametrize("value,ok", [(1, True), (4, True), (255, True), (0, False), (-2, False),
+                                      (256, False)])
+def test_parallel_connections_range(value, ok):
+    params = dict(domain="g", source="a", destination="b", driver="libvirt", ssh_command="ssh",
+                  parallel_connections=value)
+    errors = m.validate(params)
+    assert errors == ([] if ok else [
+        "parallel_connections: must be 1 to 255 (QEMU's multifd-channels), got %r" % value])
+    if ok:
+        assert m.validate(dict(params, driver="xl")) == [
+            "parallel_connections: the xl driver cannot honour parallel_connections=%r "
+            "(only libvirt)" % value]
+
+
 @pytest.mark.parametrize("driver,option,value", [
     ("xm", "tls", True), ("xl", "tls", True), ("xl", "max_downtime_ms", 20), ("xl", "bandwidth_mbps", 100),
     ("xl", "live", False), ("xm", "peer2peer", False), ("xl", "persistent", "keep"),
@@ -177,7 +191,8 @@ def test_an_option_the_driver_cannot_honour_is_refused(driver, option, value):
 # What each driver honours, stated here independently of the drivers' OPTIONS tables.
 HONOURED = {
     "libvirt": {"allow_unsafe_tcg", "announce", "bandwidth_mbps", "destination_uri", "live",
-                "max_downtime_ms", "migrate_uri", "peer2peer", "persistent", "source_uri", "tls"},
+                "max_downtime_ms", "migrate_uri", "parallel_connections", "peer2peer", "persistent",
+                "source_uri", "tls"},
     "xl": {"mode", "save_dir"},
     "xm": {"bandwidth_mbps", "live"},
 }
@@ -186,7 +201,7 @@ ASKING = {"allow_unsafe_tcg": True, "announce": "at_switchover", "bandwidth_mbps
           "destination_uri": "qemu+ssh://root@b/system", "live": False, "max_downtime_ms": 50,
           "migrate_uri": "tcp://198.51.100.42", "peer2peer": False, "persistent": "keep",
           "source_uri": "qemu+ssh://root@a/system", "tls": True, "mode": "cold",
-          "save_dir": "/srv/save"}
+          "save_dir": "/srv/save", "parallel_connections": 4}
 
 
 def test_the_table_covers_every_driver_and_option():
