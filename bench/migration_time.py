@@ -258,9 +258,9 @@ def main(argv):
         raise SystemExit("migration_time needs the embedded lab: run `make lab` first")
     if len(here) != 1:
         raise SystemExit("migration_time: guest1 runs on %s, not on exactly one of hv1/hv2" % (here or "none"))
-    run = Run("migration_time" + ("-" + tag if tag else ""), {"moves_per_config": moves_n, "ping_interval_s": interval,
-                                 "configs": [c[0] for c in configs], "goal": GOAL,
-                                 "fill_guest": fill})
+    params = {"moves_per_config": moves_n, "ping_interval_s": interval, "configs": [c[0] for c in configs],
+              "goal": GOAL, "fill_guest": fill}
+    run = Run("migration_time" + ("-" + tag if tag else ""), params)
     moves, src = dict((name, []) for name, _extra in configs), here[0]
     if fill:
         ssh("guest1", GUEST_FILL)
