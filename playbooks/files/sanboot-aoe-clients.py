@@ -6,10 +6,13 @@ interface for a few seconds and print one JSON object: for each (source MAC, she
 request (response flag clear), the number of frames. Run on a SAN host while a guest reads or
 writes its AoE root; playbooks/verify_guests.yml uses it to prove which MAC uses which export.
 
-usage: sanboot-aoe-clients.py INTERFACE SECONDS [READY_FILE]
+usage: sanboot-aoe-clients.py INTERFACE SECONDS [READY_FILE [UNTIL]]
 
 READY_FILE is created once the socket listens (the seconds count from then) and removed at the end:
 a caller that starts the capture in the background waits for it before it makes the guest read.
+UNTIL ("<mac> e<shelf>.<slot>", lower case) ends the capture as soon as that request is seen, so
+SECONDS can be a generous bound: the guest's read comes one SSH round trip after the capture
+listens, which took more than 5 s on a loaded TCG host (a fresh make lab failed so).
 """
 import json
 import os
@@ -26,7 +29,8 @@ def main():
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_AOE))
     sock.bind((ifname, 0))
     sock.settimeout(0.2)
-    ready = sys.argv[3] if len(sys.argv) > 3 else None
+    ready = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+    until = sys.argv[4] if len(sys.argv) > 4 else None
     if ready:
         with open(ready, "w") as stamp:
             stamp.write("%d\n" % os.getpid())
@@ -45,6 +49,8 @@ def main():
             continue
         key = "%s e%d.%d" % (":".join("%02x" % b for b in frame[6:12]), shelf, slot)
         seen[key] = seen.get(key, 0) + 1
+        if key == until:
+            break
     if ready:
         os.unlink(ready)
     print(json.dumps({"interface": ifname, "seconds": seconds, "requests": seen}, sort_keys=True))

@@ -27,7 +27,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ansible import ansible_env, command, run_module  # noqa: E402  pylint: disable=wrong-import-position
+from _ansible import COLLECTIONS, ansible_env, command, run_module  # noqa: E402  pylint: disable=wrong-import-position
 from _tgtd import Tgtd  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.integration
@@ -270,3 +270,54 @@ def test_hard_link_to_a_store_of_another_tgtd(daemons, tmp_path):
                                           allow_all=True), tmp_path)
     assert res.get("failed") and "tgtd control port 65" in res["msg"], res
     assert "the same file" in res["msg"] and mine.tids() == []
+
+
+PROBE = """
+import time
+from ansible_collections.sanboot.lab.plugins.module_utils.common import _stores
+for _ in range(400):
+    assert 66 in _stores.tgtd_control_ports()
+    time.sleep(0.005)
+"""
+
+
+def _sockets(pid):
+    return sum(1 for fd in os.listdir("/proc/%d/fd" % pid)
+               if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"))
+
+
+def test_busy_tgtd_leaks_no_control_connection(daemons, tmp_path):
+    """Reproduction of a lab tgtd stuck at 75-100 % CPU: tgt 1.0.85 takes read() = 0 on a control
+    connection for "try again" when its main thread's errno is EAGAIN (it is serving I/O), so a
+    connection closed without a whole request stays in its poll set for good and is polled
+    forever.  The exporter probe of every run (iscsi_target, aoe_export, lvm_lun ask every
+    socket.N whether a tgtd serves it) used to connect and close: one leak per run against a busy
+    target.  Runs during reads must leave tgtd with the sockets it had."""
+    port, portal = 66, "127.0.0.1:3276"
+    tgtd = daemons(port, portal)
+    conf = str(tmp_path / "conf.d")
+
+    def target(name, size=16 * MIB):
+        return dict(name=iqn(name), control_port=port, config_dir=conf, initiators=[CLIENT],
+                    luns=[dict(lun=1, path=disk(tmp_path / (name + ".img"), size))])
+    assert run_module("iscsi_target", target("busy", 64 * MIB), tmp_path)["changed"]
+    before = _sockets(tgtd.proc.pid)
+    reader = subprocess.Popen(
+        ["qemu-io", "--image-opts", "driver=iscsi,transport=tcp,portal=%s,target=%s,lun=1,"
+         "initiator-name=%s" % (portal, iqn("busy"), CLIENT)], stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        reader.stdin.write("read -q 0 32M\nwrite -q 0 8M\n" * 400)
+        reader.stdin.flush()
+        time.sleep(1)
+        for n in range(3):      # a new LUN: each run asks every exporter about its store
+            res = run_module("iscsi_target", target("other%d" % n), tmp_path)
+            assert res["changed"] and not res.get("failed"), res
+        # the probe those runs (and every aoe_export run) make, often enough to hit the window
+        subprocess.run([sys.executable, "-c", PROBE], check=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=COLLECTIONS))
+        assert reader.poll() is None, "qemu-io ended before the runs: nothing was read meanwhile"
+    finally:
+        stop(reader)            # the session ends with the process (tgtd sees the reset)
+    time.sleep(1)
+    assert _sockets(tgtd.proc.pid) == before

@@ -11,8 +11,9 @@ Common layer: imports nothing from the domain modules (``_tgt``, ``_vblade``, ``
   not exist has no identity (None).  Every "same store?" question of the collection is answered
   by comparing these (:func:`store_key` for stores of a request that may not exist yet).
 * :func:`exports_of` -- who exports a store: every tgtd answering on a control socket
-  ``/var/run/tgtd/socket.N`` (tgt 1.0.85 creates ``socket.N`` and ``socket.N.lock``; a socket
-  nobody listens on is left by a killed tgtd and skipped), every running vblade (from
+  ``/var/run/tgtd/socket.N`` (tgt 1.0.85 creates ``socket.N`` and ``socket.N.lock``, locked while
+  it runs; a socket nobody serves is left by a killed tgtd and skipped; never probed by
+  connecting, see :func:`_listening`), every running vblade (from
   ``/proc/*/cmdline``, its file seen through ``/proc/PID/root``).  When it cannot tell (a live
   socket whose tgtadm fails, no tgtadm while sockets exist, an unreadable /proc, a store or a
   working directory of a running vblade that cannot be looked at) it raises :class:`StoreError`:
@@ -22,15 +23,19 @@ Common layer: imports nothing from the domain modules (``_tgt``, ``_vblade``, ``
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import re
-import socket
 import stat
+import struct
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import SanbootError
 
 TGTD_RUN_DIR = "/var/run/tgtd"
 _SOCKET = re.compile(r"^socket\.(\d+)$")
+PROC_NET_UNIX = "/proc/net/unix"
+# struct flock: l_type, l_whence (short), l_start, l_len (off_t), l_pid (pid_t), padding
+_FLOCK = "hhqqi4x"
 # errors that mean "there is nothing there" (the file is gone, the process has ended)
 _ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.ESRCH, errno.ELOOP, errno.ENAMETOOLONG)
 
@@ -91,17 +96,54 @@ def tgtd_control_ports(run_dir=TGTD_RUN_DIR):
     return sorted(ports)
 
 
-def _listening(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _listening(path, net_unix=PROC_NET_UNIX):
+    """Whether a tgtd serves the control socket ``path``, asked WITHOUT connecting to it.
+
+    tgt 1.0.85 leaks a management connection that closes before sending a whole request when its
+    main thread's errno happens to be EAGAIN (a target serving I/O): ``mtask_recv_send_handler``
+    takes read() = 0 for "try again" and polls the dead socket forever at 80-100 % CPU (one leak
+    per probe; reproduced with 2,000 connects during qemu-io reads).  So the probe never connects:
+    a live tgtd holds a POSIX lock on ``socket.N.lock`` (``F_GETLK`` reports it; a killed tgtd's
+    lock is gone with it), and without a lock file (another tgt version) the socket must be a
+    listening entry of ``/proc/net/unix``.
+    """
     try:
-        sock.connect(path)
-        return True
+        fd = os.open(path + ".lock", os.O_RDONLY)
     except OSError as e:
-        if e.errno in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
-            return False        # left behind by a tgtd that is gone
-        raise StoreError("cannot tell whether a tgtd listens on %s: %s" % (path, e))
+        if e.errno not in _ABSENT:
+            raise StoreError("cannot open %s.lock: %s" % (path, e))
+        return _unix_listening(path, net_unix)
+    try:
+        flock = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        l_type = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, flock))[0]
+    except OSError as e:
+        raise StoreError("cannot tell whether a tgtd holds %s.lock: %s" % (path, e))
     finally:
-        sock.close()
+        os.close(fd)
+    return l_type != fcntl.F_UNLCK and stat.S_ISSOCK(_lstat_mode(path))
+
+
+def _lstat_mode(path):
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _unix_listening(path, net_unix):
+    """``path`` is bound by a listening unix socket of this network namespace."""
+    try:
+        with open(net_unix) as f:
+            lines = f.read().splitlines()[1:]
+    except OSError as e:
+        raise StoreError("cannot read %s to tell whether a tgtd listens on %s: %s" % (net_unix, path, e))
+    names = {path, os.path.realpath(path)}
+    for line in lines:
+        cols = line.split(None, 7)
+        # Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON
+        if len(cols) == 8 and cols[7] in names and int(cols[3], 16) & 0x10000:
+            return True
+    return False
 
 
 def parse_tgt_luns(text):

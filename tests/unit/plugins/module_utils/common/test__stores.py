@@ -3,6 +3,8 @@ captured tgt 1.0.85 output), loud failure when one cannot be asked."""
 
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -41,26 +43,64 @@ def test_parse_tgt_luns():
     assert [(x["target"], x["lun"]) for x in luns][2:] == [(T3, 1), (T3, 2)]
 
 
+_HOLD = ("import fcntl, sys, time\n"
+         "f = open(sys.argv[1], 'w'); fcntl.lockf(f, fcntl.LOCK_EX, 1)\n"
+         "print('locked', flush=True); time.sleep(120)\n")
+
+
 @pytest.fixture
 def run_dir(tmp_path):
-    """socket.61 listens, socket.62 was left by a killed tgtd, socket.63.lock is not a socket."""
+    """socket.61 is served (its lock held by another process, as tgtd holds it), socket.62 and its
+    lock were left by a killed tgtd, socket.63.lock is not a socket, socket.65 neither listens nor
+    has a lock."""
     d = tmp_path / "tgtd"
     d.mkdir()
     live = socket.socket(socket.AF_UNIX)
     live.bind(str(d / "socket.61"))
     live.listen(1)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(d / "socket.61.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(str(d / "socket.62"))
     dead.close()
+    (d / "socket.62.lock").write_text("")
     (d / "socket.63.lock").write_text("")
-    (d / "socket.61.lock").write_text("")
+    bound = socket.socket(socket.AF_UNIX)
+    bound.bind(str(d / "socket.65"))
     yield str(d)
-    live.close()
+    holder.kill()
+    holder.wait()
+    for s in (live, bound):
+        s.close()
+
+
+@pytest.fixture
+def nolock(run_dir):
+    """socket.64 listens without a lock file (another tgt version: /proc/net/unix tells)."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(os.path.join(run_dir, "socket.64"))
+    sock.listen(1)
+    yield run_dir
+    sock.close()
 
 
 def test_control_ports_only_live_sockets(run_dir, tmp_path):
     assert _stores.tgtd_control_ports(run_dir) == [61]
     assert _stores.tgtd_control_ports(str(tmp_path / "none")) == []
+
+
+def test_control_ports_never_connect(nolock, monkeypatch):
+    """tgt 1.0.85 leaks (and spins on) a control connection closed without a request."""
+    def refuse(*_args):
+        raise AssertionError("the probe connected to a tgtd control socket")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    assert _stores.tgtd_control_ports(nolock) == [61, 64]
+
+
+def test_unreadable_proc_net_unix_fails_loudly(nolock, tmp_path):
+    with pytest.raises(StoreError, match="cannot read"):
+        _stores._listening(os.path.join(nolock, "socket.64"), str(tmp_path / "no-net-unix"))
 
 
 class Run(object):
