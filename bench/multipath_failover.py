@@ -7,7 +7,7 @@
 tests/integration/test_multipath_failover.py (tests/integration/_multipath.py): a throwaway tgtd on
 control port 89 with portals 198.51.100.1:3266 and 198.51.100.129:3266, the testbed logged in over
 both (sanbr0 and sanbr1), ext4 on /dev/mapper/sbbench, fio 4 KiB random writes with crc32c
-verification (iodepth 4, direct). Each round takes path A's tap down for ``--outage`` seconds (default:
+verification (iodepth 4, direct). Each round cuts path A's tap from its bridge for ``--outage`` seconds (default:
 the path timeout in use + 6 s), waits for both paths, then path B's. Per failover it records the outage, the
 longest I/O latency in the window from link down to both paths active again (fio's lat log, the
 maximum of each 100 ms), the longest gap between logged completions, and how long after link up
@@ -99,7 +99,7 @@ def main(argv=None):
         lock.close()
     run.report(COLUMNS, rows, tools, notes=[
         "testbed: QEMU/TCG, 1 vCPU, two virtio NICs on sanbr0/sanbr1; tgtd on the controller, LUN a sparse file",
-        "a path fails by taking the host side of its tap down; path timeout = replacement_timeout + "
+        "a path fails by taking the host side of its tap out of its bridge; path timeout = replacement_timeout + "
         "noop_out_interval + noop_out_timeout + multipathd polling_interval, read back (raw.timers)",
         "longest I/O: max of fio's lat log (100 ms windows) from link down to both paths active again"],
         extra={"raw": raw})

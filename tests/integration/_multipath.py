@@ -10,9 +10,12 @@ Shared by tests/integration/test_multipath_failover.py and bench/multipath_failo
        one target, LUN 1   198.51.100.129:PORT sanbr1 --- sbtestbed1 --- NIC2 198.51.100.158
                                                         two sessions -> sdX, sdY -> /dev/mapper/ALIAS
 
-A path fails for real: the host side of its tap goes down (``ip link set TAP down``) for longer
-than the path timeout, then comes back. The first tap also carries ssh, so fio runs detached in the
-VM (``systemd-run``) and nothing talks to the VM while that link is down.
+A path fails for real: the host side of its tap leaves its bridge (``ip link set TAP nomaster``: no
+frame crosses between the VM and the lab) for longer than the path timeout, then joins it again.
+Not ``ip link set TAP down``: the testbed is shared with later tests, and with its tap down the
+guest's virtio TX queue stalls until the TX watchdog resets the NIC, which on a loaded machine once
+took the management NIC down for the rest of a CI run. The first tap also carries ssh, so fio runs
+detached in the VM (``systemd-run``) and nothing talks to the VM while the path is cut.
 """
 
 from __future__ import annotations
@@ -44,6 +47,27 @@ PLAY_HEADER = """- hosts: all
   vars:
     ansible_python_interpreter: /usr/bin/python3
 """
+
+
+def cut(tap):
+    """Take ``tap`` out of its bridge; returns the bridge (None when it had none)."""
+    master = "/sys/class/net/%s/master" % tap
+    bridge = os.path.basename(os.readlink(master)) if os.path.islink(master) else None
+    if bridge:
+        _CUT[tap] = bridge
+        subprocess.run(["ip", "link", "set", "dev", tap, "nomaster"], check=True)
+    return bridge
+
+
+def rejoin(tap, check=True):
+    """Put a tap that :func:`cut` took out back into its bridge (and up)."""
+    bridge = _CUT.pop(tap, None)
+    if bridge:
+        subprocess.run(["ip", "link", "set", "dev", tap, "master", bridge], check=check)
+    subprocess.run(["ip", "link", "set", "dev", tap, "up"], check=check)
+
+
+_CUT = {}
 
 
 class Rig(object):
@@ -174,7 +198,7 @@ class Rig(object):
     def cleanup(self):
         """Undo everything on both sides (also after a failure half-way)."""
         for _ctl, _guest, tap in PATHS:
-            subprocess.run(["ip", "link", "set", "dev", tap, "up"], check=False)
+            rejoin(tap, check=False)
         if self.bed is not None:
             self.bed.run("systemctl stop sbmpath-fio 2>/dev/null; systemctl reset-failed sbmpath-fio 2>/dev/null; "
                          "umount /mnt/{a} 2>/dev/null; multipath -f {a} 2>/dev/null; "
@@ -228,9 +252,11 @@ def failover_sequence(rig, outage, settle=10, recover_budget=30, recover_timeout
     events = []
     for (_ctl, _guest, tap), name in zip(PATHS, ("A", "B")):
         down = time.time()
-        subprocess.run(["ip", "link", "set", "dev", tap, "down"], check=True)
-        time.sleep(outage)
-        subprocess.run(["ip", "link", "set", "dev", tap, "up"], check=True)
+        assert cut(tap), "%s is in no bridge" % tap
+        try:
+            time.sleep(outage)
+        finally:
+            rejoin(tap)
         up = time.time()
         rig.wait_paths(2, timeout=recover_timeout)
         events.append({"path": name, "tap": tap, "down": down, "up": up, "recovered": time.time()})

@@ -11,14 +11,14 @@ kernel) logs in with two NICs, one per storage network (sanbr0 198.51.100.30, sa
 1. The roles iscsi_initiator (module iscsi_initiator, multipath profile) and multipath log in
    over both portals: both sessions, one map with two active paths, ext4 on /dev/mapper/sbmpath mounted.
 2. fio (crc32c verify, verify_backlog) writes and verifies through the map while the host side of
-   path A's tap goes down for longer than the path timeout and comes back, then path B's: fio exits
+   path A's tap leaves its bridge for longer than the path timeout and comes back, then path B's: fio exits
    0 without a verify failure, the kernel logs no I/O error on the map, both paths end active. The
    stall of each failover (longest I/O latency) is printed, not asserted: bench/multipath_failover.py
    records it.
 3. Re-running the roles iscsi_initiator + multipath (module iscsi_initiator) changes nothing.
 
 Everything is undone afterwards, also on failure: map flushed, sessions logged out, node and
-discovery records deleted, multipath.conf removed, tgtd stopped, taps up. About 4-5 minutes.
+discovery records deleted, multipath.conf removed, tgtd stopped, taps back in their bridges. About 4-5 minutes.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_fio_verifies_through_the_map_while_each_path_fails(rig):
     result = failover_sequence(rig, outage=outage)
     fio = result["fio"]
     for ev in result["failovers"]:
-        print("failover path %(path)s (%(tap)s down %(outage_s).1f s): stall %(max_latency_s).2f s, "
+        print("failover path %(path)s (%(tap)s cut %(outage_s).1f s): stall %(max_latency_s).2f s, "
               "longest completion gap %(max_gap_s).2f s, both paths active %(recovered_s).1f s after link up" % ev)
     assert result["under_load"], "fio (%d s) ended before both paths were back: %s" % (
         result["runtime"], result["failovers"])
