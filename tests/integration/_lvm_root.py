@@ -78,7 +78,8 @@ class Guest(object):
     def ssh(host, key, cmd, timeout=60):
         argv = ["ssh", "-i", key] + SSH_OPTIONS + ["root@%s" % host, cmd]
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                                  stdin=subprocess.DEVNULL)  # see conftest._blocking_stdio
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(argv, 255, "", "timeout")
 

@@ -66,7 +66,7 @@ class Testbed(object):
     def run(self, command, check=True, timeout=600):
         """Run ``command`` (one shell string) on the testbed; return the CompletedProcess."""
         proc = subprocess.run(self.ssh_argv + [command], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, stdin=subprocess.DEVNULL)  # see conftest._blocking_stdio
         if check and proc.returncode != 0:
             raise AssertionError("testbed: %r exited %d\nstdout: %s\nstderr: %s"
                                  % (command, proc.returncode, proc.stdout, proc.stderr))

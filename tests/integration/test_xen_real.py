@@ -42,7 +42,7 @@ DOMU = "sbxtest"
 
 def run(address, script, check=True, timeout=300):
     proc = subprocess.run(SSH + ["root@" + address, script], capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)  # conftest._blocking_stdio
     if check and proc.returncode != 0:
         raise AssertionError("%s: %r rc=%d\n%s\n%s" % (address, script, proc.returncode, proc.stdout, proc.stderr))
     return proc
@@ -98,7 +98,7 @@ def xen(tmp_path_factory):
         for h in HOSTS:
             run(h["address"], "mkdir -p /var/lib/xen/boot")
             subprocess.run(["scp"] + SSH[1:] + [local, "root@%s:%s" % (h["address"], initrd)], check=True,
-                           capture_output=True, timeout=120)
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         for h in HOSTS:
             run(h["address"], "xl destroy %s 2>/dev/null; true" % DOMU)
         run(HOSTS[0]["address"], "printf '%%s\\n' 'name=\"%s\"' 'type=\"pv\"' 'kernel=\"%s\"' 'ramdisk=\"%s\"' "
