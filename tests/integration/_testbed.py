@@ -36,7 +36,9 @@ DEFAULT_KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"
 DATA_DISK = "/dev/disk/by-id/virtio-sanboot-data"
 LOCK = "/var/lib/sanboot-lab/testbed.lock"
 SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
+               "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+               # a testbed stopped under a running command (make lab-down) fails it in 2 min, not 10
+               "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=12"]
 
 
 class Testbed(object):
