@@ -129,6 +129,23 @@ def test_rerun_changes_nothing(cache, image):
     stats, result = run_role(cache)
     assert stats["changed"] == 0 and result["disk_rebuilt"] is False, (stats, result)
     assert os.stat(image["disk"]).st_mtime_ns == before
+    # the re-run published the recorded build (guest_image_reuse) with the same result
+    assert result["reused"] is True and image["reused"] is False, result
+    assert dict(result, reused=False) == dict(image, disk_rebuilt=False)
+
+
+def test_touched_output_builds_again(cache, image):
+    """A disk whose modification time differs from the record is checked again (and kept: same content)."""
+    disk = image["disk"]
+    st = os.stat(disk)
+    os.utime(disk, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
+    try:
+        stats, result = run_role(cache)
+        assert result["reused"] is False and result["disk_rebuilt"] is False, (stats, result)
+        stats, result = run_role(cache)
+        assert result["reused"] is True, (stats, result)
+    finally:
+        os.utime(disk, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 @pytest.mark.parametrize("change", [{"guest_image_kernel_cmdline_extra": ["console=ttyS0"]},
