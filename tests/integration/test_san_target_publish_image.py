@@ -6,7 +6,8 @@ real tgtd (control port 87, portal 127.0.0.1:3297; this file's numbers).
 
 The LUN's backing file gets the image in place and sparse; a second run changes nothing; a LUN
 with a logged-in initiator (qemu-io) or named by the caller is refused without a write; forced,
-the caller's stop tasks run and the LUN is written; check mode writes nothing.
+the caller's stop tasks run and the LUN is written; check mode writes nothing; several images
+are written side by side, and one that cannot be read fails the run before any version record.
 """
 
 from __future__ import annotations
@@ -141,3 +142,29 @@ def test_bad_image_list_refused(lab):
     rc, dummy, failed = publish(lab, "v1", san_target_publish_images=[dict(
         name="g1", src=str(lab["src"]), version="v1", path=str(lab["lun"]), size="8M")])
     assert rc != 0 and "san_target_publish_images" in failed["msg"] and "IEC" in failed["msg"]
+
+
+def test_images_side_by_side_and_a_failed_one(lab, tmp_path):
+    """Several images are compressed and written at once (async jobs); one that cannot be read
+    fails the run before any version record is written, and the next run writes them all."""
+    images = []
+    for name in ("a", "b", "c"):
+        src = tmp_path / (name + ".raw")
+        data = bytearray(4 * MIB)
+        data[:4096] = (("side %s " % name) * 600).encode()[:4096]
+        src.write_bytes(bytes(data))
+        path = tmp_path / (name + "-root.img")
+        path.write_bytes(b"")
+        images.append(dict(name=name, src=str(src), version="v-" + name, path=str(path), size="8MiB", target=""))
+    missing = dict(images[2], src=str(tmp_path / "missing.raw"))
+    rc, dummy, failed = publish(lab, "unused", san_target_publish_images=images[:2] + [missing])
+    assert rc != 0 and failed is not None
+    assert not any(os.path.exists(i["path"] + ".image-stamp") for i in images)
+    rc, changed, failed = publish(lab, "unused", san_target_publish_images=images)
+    assert rc == 0 and failed is None and changed > 0
+    for i in images:
+        data = open(i["path"], "rb").read()
+        assert len(data) == 8 * MIB and data[:4096] == open(i["src"], "rb").read()[:4096]
+        assert open(i["path"] + ".image-stamp").read() == i["version"]
+        assert not os.path.exists(i["path"] + ".gz") and not os.path.exists(i["src"] + ".localhost.gz")
+    assert publish(lab, "unused", san_target_publish_images=images)[:2] == (0, 0)
