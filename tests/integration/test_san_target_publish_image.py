@@ -160,8 +160,11 @@ def test_images_side_by_side_and_a_failed_one(lab, tmp_path):
     rc, dummy, failed = publish(lab, "unused", san_target_publish_images=images[:2] + [missing])
     assert rc != 0 and failed is not None
     assert not any(os.path.exists(i["path"] + ".image-stamp") for i in images)
+    jobs = os.path.expanduser("~/.ansible_async")
+    before = set(os.listdir(jobs)) if os.path.isdir(jobs) else set()
     rc, changed, failed = publish(lab, "unused", san_target_publish_images=images)
     assert rc == 0 and failed is None and changed > 0
+    assert set(os.listdir(jobs)) - before == set()                 # the async job records were removed
     for i in images:
         data = open(i["path"], "rb").read()
         assert len(data) == 8 * MIB and data[:4096] == open(i["src"], "rb").read()[:4096]
