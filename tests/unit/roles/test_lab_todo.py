@@ -33,7 +33,7 @@ def render(name, **variables):
     if lookup_loader.get("ansible.builtin.template") is None:
         init_plugin_loader()
     v = {"lab_name": "lab", "__lab_hosts": HOSTS, "ansible_search_path": [ROLE], "role_path": ROLE,
-         "__lab_pubkey": {"content": "c3NoLWVkMjU1MTkgQUFBQSBsYWI="}}
+         "__lab_pubkey": "ssh-ed25519 AAAA lab\n"}
     v.update(variables)
     loader = DataLoader()
     loader.set_basedir(ROLE)
