@@ -22,8 +22,9 @@ still unanswered when ping is stopped is not counted as lost). Per move it keeps
   core, the machine busy in % of all cores, before the move and during it; the load average.
 
 ``python -m bench migration_time [MOVES] [--interval S] [--only NAME,NAME] [--wait-file PATH] [--tag TAG]
-[--fill-guest]``
-(default 8 moves; ``--only`` takes configuration names or their first words; with
+[--fill-guest] [--uri PREFIX]``
+(default 8 moves; ``--uri qemu+tls://`` moves over libvirt's TLS transport - the hypervisors
+configured with ``libvirt_host_migration_transport: tls`` first; ``--only`` takes configuration names or their first words; with
 ``--wait-file`` each move waits while PATH is missing - a lab lent by whoever creates it; ``--tag``
 writes migration_time-TAG.json; ``--fill-guest`` first fills the guest's free memory with data,
 see GUEST_FILL). The configurations take turns, one move each, round after round.
@@ -54,6 +55,7 @@ GUEST = "198.51.100.61"
 HOSTS = {"hv1": "198.51.100.41", "hv2": "198.51.100.42", "client1": "198.51.100.20", "guest1": GUEST}
 PING_LOG = "/tmp/sanboot-bench-migration-time.ping"
 GOAL = {"total_ms": 1200, "downtime_ms": 30}
+URI_PREFIX = "qemu+ssh://root@"  # --uri PREFIX: e.g. qemu+tls:// once the hypervisors accept TLS
 
 # (name, module arguments besides domain/source/destination/URIs/persistent=keep)
 CONFIGS = (
@@ -99,8 +101,12 @@ def where():
 
 
 def migrate(src, dst, extra):
+    # "uri": the destination URI's scheme and user part, "qemu+ssh://root@" (the lab's) or
+    # "qemu+tls://" (needs the hypervisors on libvirt_host_migration_transport tls, see --uri)
+    extra = dict(extra)
+    uri = extra.pop("uri", URI_PREFIX)
     args = dict(domain="guest1", source=src, destination=dst, persistent="keep", timeout=120,
-                destination_uri="qemu+ssh://root@%s/system" % HOSTS[dst],
+                destination_uri="%s%s/system" % (uri, HOSTS[dst]),
                 migrate_uri="tcp://%s" % HOSTS[dst], **extra)
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
                ANSIBLE_COLLECTIONS_PATH=COLLECTIONS)
@@ -244,6 +250,9 @@ def parse(argv):
             wait = args.pop(0)
         elif arg == "--interval":
             interval = float(args.pop(0))
+        elif arg == "--uri":
+            global URI_PREFIX  # pylint: disable=global-statement
+            URI_PREFIX = args.pop(0)
         elif arg == "--only":
             only = args.pop(0).split(",")
         else:
@@ -261,7 +270,7 @@ def main(argv):
     if len(here) != 1:
         raise SystemExit("migration_time: guest1 runs on %s, not on exactly one of hv1/hv2" % (here or "none"))
     params = {"moves_per_config": moves_n, "ping_interval_s": interval, "configs": [c[0] for c in configs],
-              "goal": GOAL, "fill_guest": fill}
+              "goal": GOAL, "fill_guest": fill, "destination_uri_prefix": URI_PREFIX}
     run = Run("migration_time" + ("-" + tag if tag else ""), params)
     moves, src = dict((name, []) for name, _extra in configs), here[0]
     if fill:
