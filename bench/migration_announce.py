@@ -10,7 +10,9 @@ really sends here is one every ~15 ms): the pings lost per move times the interv
 how long the network sent the guest's frames to a host that dropped them, the "blind window"
 that decides how often a 100 ms ping is lost (window / 100 ms per move).
 
-``python -m bench migration_announce [ROUNDS]`` (default 8).
+``python -m bench migration_announce [ROUNDS] [--uri PREFIX]`` (default 8 round trips; the
+destination URI starts with ``qemu+tls://``, the embedded lab's libvirt transport; ``--uri
+qemu+ssh://root@`` for a lab on the ssh transport).
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ import time
 
 from bench._common import ROOT, Run, deb_versions, py_versions
 
-sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils", "migrate"))
-from _report import ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
+sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))  # `make collection`
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._report import (  # noqa: E402  pylint: disable=wrong-import-position
+    ping_stats,
+)
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"
 HOSTS = {"hv1": "198.51.100.41", "hv2": "198.51.100.42", "client1": "198.51.100.20"}
 GUEST = "198.51.100.61"
 INTERVAL, COUNT = 0.01, 600
+URI_PREFIX = "qemu+tls://"
 
 
 def ssh(host, command):
@@ -41,10 +46,10 @@ def ssh(host, command):
         capture_output=True, text=True, check=True).stdout
 
 
-def migrate(src, dst, announce):
-    args = ("domain=guest1 source=%s destination=%s destination_uri=qemu+ssh://root@%s/system "
+def migrate(src, dst, announce, uri=URI_PREFIX):
+    args = ("domain=guest1 source=%s destination=%s destination_uri=%s%s/system "
             "migrate_uri=tcp://%s max_downtime_ms=20 persistent=keep announce=%s"
-            % (src, dst, HOSTS[dst], HOSTS[dst], announce))
+            % (src, dst, uri, HOSTS[dst], HOSTS[dst], announce))
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
     proc = subprocess.run(["ansible", src, "-i", INVENTORY, "-m", "sanboot.lab.live_migration",
                            "-a", args], capture_output=True, text=True, env=env, check=False)
@@ -54,12 +59,12 @@ def migrate(src, dst, announce):
     return result
 
 
-def move(src, dst, announce):
+def move(src, dst, announce, uri=URI_PREFIX):
     log = "/tmp/sanboot-bench-ping.log"
     ssh("client1", "setsid ping -n -D -i %s -c %d %s > %s 2>&1 < /dev/null &"
         % (INTERVAL, COUNT, GUEST, log))
     time.sleep(1.5)
-    result = migrate(src, dst, announce)
+    result = migrate(src, dst, announce, uri)
     for _i in range(120):
         out = ssh("client1", "cat %s" % log)
         if "packets transmitted" in out:
@@ -72,6 +77,11 @@ def move(src, dst, announce):
 
 
 def main(argv):
+    argv, uri = list(argv), URI_PREFIX
+    if "--uri" in argv:
+        at = argv.index("--uri")
+        uri = argv[at + 1]
+        del argv[at:at + 2]
     rounds = int(argv[0]) if argv else 8
     try:
         where = ssh("hv1", "virsh -q list --name --state-running")
@@ -79,12 +89,13 @@ def main(argv):
         raise SystemExit("migration_announce needs the embedded lab: run `make lab` first")
     if "guest1" not in where.split():
         raise SystemExit("migration_announce: guest1 does not run on hv1 (run `make lab`)")
-    run, rows = Run("migration_announce", {"rounds": rounds, "ping_interval_s": INTERVAL}), []
+    run, rows = Run("migration_announce", {"rounds": rounds, "ping_interval_s": INTERVAL,
+                                           "destination_uri_prefix": uri}), []
     for announce in ("on_resume", "at_switchover"):
         moves = []
         for _r in range(rounds):
-            moves.append(move("hv1", "hv2", announce))
-            moves.append(move("hv2", "hv1", announce))
+            moves.append(move("hv1", "hv2", announce, uri))
+            moves.append(move("hv2", "hv1", announce, uri))
         lost = [m["lost"] for m in moves]
         rows.append({
             "announce": announce, "moves": len(moves),

@@ -38,8 +38,10 @@ import time
 
 from bench._common import RESULTS, ROOT, Run, deb_versions, py_versions
 
-sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils", "migrate"))
-from _report import kernel_problems, ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
+sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))  # `make collection`
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._report import (  # noqa: E402  pylint: disable=wrong-import-position
+    kernel_problems, ping_stats,
+)
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"

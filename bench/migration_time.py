@@ -44,9 +44,10 @@ import time
 from bench import _procstat
 from bench._common import RESULTS, ROOT, Run, deb_versions, py_versions
 
-sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils", "migrate"))
-sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))  # _report's own imports
-from _report import ping_stats  # noqa: E402  pylint: disable=wrong-import-position,import-error
+sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))  # `make collection`
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._report import (  # noqa: E402  pylint: disable=wrong-import-position
+    ping_stats,
+)
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 COLLECTIONS = os.path.join(ROOT, ".cache", "collections")

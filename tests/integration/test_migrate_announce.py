@@ -7,7 +7,9 @@ A network namespace plays the destination hypervisor: bridge ``sbann-br`` with t
 ports, ``sbann-t`` (the guest's new tap; its peer ``sbann-g`` in the root namespace is where
 frames for the guest arrive) and ``sbann-u`` (the uplink; its peer ``sbann-n`` in the root
 namespace is "the network").  The helper runs in the namespace exactly as it runs over ssh
-(``sh -c "python3 -c HELPER"``).  Checked: the guest MAC is pinned to the tap and frames the
+(``sh -c "python3 -c HELPER"``), and finds the tap by itself as on a hypervisor: the port whose
+address is the guest's MAC with ``fe`` as its first byte (libvirt's rule for taps), which may
+appear after the helper started.  Checked: the guest MAC is pinned to the tap and frames the
 source guest still sends cannot move it; ``go`` puts QEMU's RARP frame on the network; a frame
 for the guest then reaches the tap; the pin is gone at the end; and the source's re-announce.
 """
@@ -29,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 NS = "sbann-d"
 MAC = "52:54:00:5b:0a:01"
+TAP_MAC = "fe:54:00:5b:0a:01"  # what libvirt gives the guest's tap
 PEER = "02:5b:00:0a:00:02"     # another host on the network
 IN_NS = ["ip", "netns", "exec", NS]
 
@@ -86,19 +89,36 @@ def bridge():
     try:
         sh(*IN_NS, "ip", "link", "add", "sbann-br", "type", "bridge", "stp_state", "0",
            "forward_delay", "0")
-        for port, peer in (("sbann-t", "sbann-g"), ("sbann-u", "sbann-n")):
-            sh("ip", "link", "add", peer, "type", "veth", "peer", "name", port, "netns", NS)
-            sh(*IN_NS, "ip", "link", "set", port, "master", "sbann-br", "up")
-            sh("ip", "link", "set", peer, "up")
+        sh("ip", "link", "add", "sbann-n", "type", "veth", "peer", "name", "sbann-u", "netns", NS)
+        sh(*IN_NS, "ip", "link", "set", "sbann-u", "master", "sbann-br", "up")
+        sh("ip", "link", "set", "sbann-n", "up")
         sh(*IN_NS, "ip", "link", "set", "sbann-br", "up")
         # the source guest's frames taught the destination's bridge: MAC behind the uplink
         with raw("sbann-n") as net:
             net.send(frame("ff:ff:ff:ff:ff:ff", MAC))
         time.sleep(0.2)
         assert "dev sbann-u" in " ".join(fdb())
-        yield
+        yield add_tap
     finally:
         cleanup()
+
+
+def add_tap():
+    """The incoming guest's tap appears in the bridge (a veth here, with a tap's address)."""
+    sh("ip", "link", "add", "sbann-g", "type", "veth", "peer", "name", "sbann-t", "netns", NS)
+    sh(*IN_NS, "ip", "link", "set", "sbann-t", "address", TAP_MAC)
+    sh(*IN_NS, "ip", "link", "set", "sbann-t", "master", "sbann-br", "up")
+    sh("ip", "link", "set", "sbann-g", "up")
+
+
+def armed(seconds=5.0):
+    """Wait until the helper pinned MAC to the tap."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if any("dev sbann-t" in line and "sticky" in line for line in fdb()):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def is_rarp(data):
@@ -107,9 +127,11 @@ def is_rarp(data):
 
 def test_pin_announce_deliver_and_unpin(bridge):
     announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
-    announcer.start()
+    assert announcer.start([MAC])
     try:
-        assert announcer.arm([(MAC, "sbann-t", "sbann-br")])
+        time.sleep(0.3)
+        bridge()  # the incoming tap appears while the helper watches
+        assert armed()
         pinned = " ".join(fdb())
         assert "dev sbann-t" in pinned and "static" in pinned and "sticky" in pinned
         with raw("sbann-n") as net, raw("sbann-g") as tap:
@@ -132,38 +154,47 @@ def test_pin_announce_deliver_and_unpin(bridge):
     assert rarp[22:28] == rarp[32:38] == rarp[6:12]
     assert to_guest
     assert report["announced"] and report["armed"] == "1 of 1 NICs", report
+    assert report["taps"] == {MAC: "sbann-t in sbann-br"}, report
     assert 0 <= report["announced_after_pause_ms"] < 1000, report
     assert "errors" not in report, report
     assert not any("sticky" in line for line in fdb())
 
 
 def test_without_a_pause_nothing_is_announced_and_the_pin_goes(bridge):
+    bridge()
     announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
-    announcer.start()
-    assert announcer.arm([(MAC, "sbann-t", "sbann-br")])
+    assert announcer.start([MAC])
+    assert armed()
     with raw("sbann-n") as net:
         report = announcer.finish()
         assert not received(net, is_rarp, 0.5)
-    assert not report["announced"]
+    assert not report["announced"] and report["armed"] == "1 of 1 NICs", report
     assert report["errors"] == ["the source's pause was not seen"]
     assert not any("sticky" in line for line in fdb())
 
 
-def test_arming_a_missing_tap_is_reported(bridge):
+def test_a_tap_that_never_appears_is_reported(bridge):
     announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
-    announcer.start()
-    assert not announcer.arm([(MAC, "no-such-tap", "sbann-br")])
-    report = announcer.finish()
-    assert report["armed"] == "0 of 1 NICs"
+    assert announcer.start([MAC])
+    with raw("sbann-n") as net:
+        time.sleep(0.2)
+        announcer.go()
+        report = announcer.finish()
+        assert not received(net, is_rarp, 0.5)
+    assert report["armed"] == "0 of 1 NICs" and not report["announced"], report
+    assert report["errors"] == ["error nothing was armed when the source paused"], report
+    assert not fdb() or not any("sticky" in line for line in fdb())
 
 
 def test_source_reannounce(bridge):
+    bridge()
+
     def runner(argv, check=False, data=None):
         proc = subprocess.run(IN_NS + argv, input=data, capture_output=True, text=True,
                               check=check)
         return proc.returncode, proc.stdout, proc.stderr
 
     with raw("sbann-n") as net:
-        assert reannounce(runner, [(MAC, "sbann-t", "sbann-br")])
+        assert reannounce(runner, [MAC])
         assert len(received(net, is_rarp, 1.0)) == 3
     assert not any("sticky" in line for line in fdb())

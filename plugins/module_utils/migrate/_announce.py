@@ -13,11 +13,16 @@ only at the end (measured: 30-44 ms after the pause, about the whole downtime).
 ``announce: at_switchover`` lets the destination *host* do it, with the kernel's bridge:
 
 1. before the migration, a helper starts on the destination over ssh (``HELPER``, Python
-   stdlib, run with ``python3 -c``);
-2. once the incoming domain exists there, the module gives it each NIC's MAC, tap and bridge
-   (from the destination's live domain XML); the helper pins the MAC to the tap in that
-   bridge (``bridge fdb replace MAC dev TAP master static sticky``, so that the source's own
-   frames cannot move it) and opens a raw socket on the bridge;
+   stdlib, run with ``python3 -c``) and is given each bridged NIC's MAC (from the source's
+   domain XML);
+2. the helper itself watches the destination for the incoming domain's taps: libvirt gives a
+   tap the guest's MAC with the first byte replaced by ``fe`` (``fa`` when it already was
+   ``fe``; ``virNetDevTapCreateInBridgePort``), so the interface with that address and a
+   bridge master is the NIC's new port. It pins the MAC to the tap in that bridge (``bridge
+   fdb replace MAC dev TAP master static sticky``, so that the source's own frames cannot move
+   it) and opens a raw socket on the bridge. (Until issue 13 the module asked the destination's
+   libvirt for the incoming domain's XML instead; libvirt 11 answers that only after the
+   incoming job's setup, ~0.9 s into a 1.1 s move, after the pause: nothing was ever armed.)
 3. when libvirt reports the source paused for the switchover (lifecycle event SUSPENDED,
    detail MIGRATED), the module says ``go`` and the helper sends a RARP frame per MAC (the
    frame QEMU sends, at 0, 10 and 30 ms) through the bridge: the network now delivers the
@@ -33,18 +38,18 @@ milliseconds after the pause was seen.
 from __future__ import annotations
 
 import os
-import select
 import shlex
 import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
 
-# The destination's side. Lines in: "arm MAC TAP BRIDGE", "go", "end" (or EOF).
-# Lines out: "armed MAC rc", "sent EPOCH", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
+# The destination's side. Lines in: "watch MAC...", "go", "end" (or EOF). Lines out:
+# "armed MAC TAP BRIDGE rc", "sent EPOCH", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
 HELPER = r'''
-import socket, struct, subprocess, sys, time
-nics = []
+import os, select, socket, struct, subprocess, time
+SYS = "/sys/class/net/"
+watch, nics = [], {}
 def fdb(op, mac, tap, *extra):
     return subprocess.call(["bridge", "fdb", op, mac, "dev", tap, "master"] + list(extra),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -52,31 +57,65 @@ def rarp(mac):
     hw = bytes.fromhex(mac.replace(":", ""))
     body = struct.pack("!HHHBBH", 0x8035, 1, 0x0800, 6, 4, 3) + hw + bytes(4) + hw + bytes(4)
     return (b"\xff" * 6 + hw + body).ljust(60, b"\0")
+def ports():
+    found = {}
+    for name in os.listdir(SYS):
+        try:
+            with open(SYS + name + "/address") as f:
+                addr = f.read().strip()
+            found[addr] = (name, os.path.basename(os.readlink(SYS + name + "/master")))
+        except OSError:
+            pass
+    return found
+def arm():
+    if not [m for m in watch if m not in nics]:
+        return
+    found = ports()
+    for mac in watch:
+        tail = mac[2:]
+        tapmac = ("fa" if mac[:2] == "fe" else "fe") + tail
+        port = found.get(tapmac) or found.get(mac)
+        if mac in nics or port is None:
+            continue
+        tap, bridge = port
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        sock.bind((bridge, 0))
+        rc = fdb("replace", mac, tap, "static", "sticky")
+        nics[mac] = (tap, sock, rarp(mac), rc == 0)
+        print("armed %s %s %s %d" % (mac, tap, bridge, rc), flush=True)
+buf = b""
 try:
-    for line in sys.stdin:
-        words = line.split()
-        if words[:1] == ["arm"] and len(words) == 4:
-            mac, tap, bridge = words[1:]
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-            sock.bind((bridge, 0))
-            nics.append((mac, tap, sock, rarp(mac)))
-            print("armed %s %d" % (mac, fdb("replace", mac, tap, "static", "sticky")), flush=True)
-        elif words == ["go"] and not nics:
-            print("error nothing was armed when the source paused", flush=True)
-        elif words == ["go"]:
-            for delay in (0, 0.01, 0.02):
-                time.sleep(delay)
-                for _mac, _tap, sock, frame in nics:
-                    sock.send(frame)
-                if delay == 0:
-                    print("sent %.6f" % time.time(), flush=True)
-        else:
-            break
+    while True:
+        arm()
+        if select.select([0], [], [], 0.005)[0]:
+            data = os.read(0, 4096)
+            if not data:
+                break
+            buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            words = line.decode().split()
+            if words[:1] == ["watch"]:
+                watch.extend(m.lower() for m in words[1:] if m.lower() not in watch)
+            elif words == ["go"]:
+                arm()
+                armed = [n for n in nics.values() if n[3]]
+                if not armed:
+                    print("error nothing was armed when the source paused", flush=True)
+                for delay in (0, 0.01, 0.02) if armed else ():
+                    time.sleep(delay)
+                    for _tap, sock, frame, _ok in armed:
+                        sock.send(frame)
+                    if delay == 0:
+                        print("sent %.6f" % time.time(), flush=True)
+            else:
+                raise SystemExit(0)
 except Exception as exc:
     print("error %s" % exc, flush=True)
 finally:
-    for mac, tap, _sock, _frame in nics:
-        fdb("del", mac, tap)
+    for mac, (tap, _sock, _frame, ok) in nics.items():
+        if ok:
+            fdb("del", mac, tap)
 '''
 
 
@@ -98,22 +137,24 @@ def bridge_nics(domain_xml):
 
 
 class SwitchoverAnnouncer(object):
-    """The module's side: ``start()``, ``arm(nics)``, ``go()`` (from the event), ``finish()``."""
+    """The module's side: ``start(macs)``, ``go()`` (from the event), ``finish()``."""
 
     def __init__(self, remote):
         # argv that runs its last argument, a shell command line, on the destination
         # (``ssh ... root@HOST``)
         self.remote = list(remote)
-        self.proc, self.lines, self.go_at = None, [], None
+        self.proc, self.macs, self.go_at = None, [], None
         self.lock = threading.Lock()
         self.report = {"mode": "at_switchover", "announced": False}
 
-    def start(self):
-        # a long-lived, line-by-line conversation: not a job for the one-shot command runner
+    def start(self, macs):
+        """Start the helper and give it the MACs to watch for (it arms each by itself)."""
+        self.macs = [mac.lower() for mac in macs]
+        # a long-lived conversation: not a job for the one-shot command runner
         self.proc = subprocess.Popen(
             self.remote + ["python3 -c %s" % shlex.quote(HELPER)], env=dict(os.environ, LC_ALL="C"),
-            bufsize=0,  # unbuffered: select() then sees every line that is not read yet
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self._send("watch %s" % " ".join(self.macs))
 
     def _send(self, text):
         with self.lock:  # go() comes from libvirt's event thread
@@ -123,37 +164,6 @@ class SwitchoverAnnouncer(object):
                 return True
             except (OSError, ValueError):
                 return False
-
-    def _read(self, timeout):
-        """The next line (None: none within ``timeout`` s, or the helper ended)."""
-        ready = select.select([self.proc.stdout], [], [], max(timeout, 0))[0]
-        data = self.proc.stdout.readline() if ready else b""
-        if not data:
-            return None
-        line = data.decode("utf-8", "replace").strip()
-        self.lines.append(line)
-        return line
-
-    def arm(self, nics, wait=10.0):
-        """Pin each ``(mac, tap, bridge)`` on the destination; True when all are pinned."""
-        armed = 0
-        for mac, tap, bridge in nics:
-            if not self._send("arm %s %s %s" % (mac, tap, bridge)):
-                break
-            deadline = time.time() + wait
-            line = ""  # ssh may say something first: wait for the helper's answer
-            while not line.startswith(("armed ", "error ")) and time.time() < deadline:
-                line = self._read(deadline - time.time())
-                if line is None:
-                    break
-            if line == "armed %s 0" % mac:
-                armed += 1
-            elif (line or "").startswith("armed "):
-                self.report.setdefault("errors", []).append(
-                    "could not pin %s to %s in %s (bridge fdb rc %s); QEMU's own announcement "
-                    "applies" % (mac, tap, bridge, line.split()[-1]))
-        self.report["armed"] = "%d of %d NICs" % (armed, len(nics))
-        return armed == len(nics) > 0
 
     def go(self):
         """The source paused: announce now (called from libvirt's event thread)."""
@@ -171,23 +181,37 @@ class SwitchoverAnnouncer(object):
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out = self.proc.communicate()[0]
-        self.lines.extend(line.strip() for line in out.decode("utf-8", "replace").split("\n"))
-        for line in self.lines:
-            word, _sep, rest = line.strip().partition(" ")
-            if word == "sent" and self.go_at is not None:
-                self.report.update(announced=True, announced_after_pause_ms=round(
-                    (float(rest) - self.go_at) * 1000.0, 1))
-            elif word == "error" or (word and word not in ("armed", "sent")):
-                self.report.setdefault("errors", []).append(line.strip())
-        if self.go_at is None:
-            self.report.setdefault("errors", []).append("the source's pause was not seen")
         self.proc = None
-        return self.report
+        return parse_report(self.report, self.macs, self.go_at,
+                            out.decode("utf-8", "replace").splitlines())
 
 
-def reannounce(runner, nics):
+def parse_report(report, macs, go_at, lines):
+    """``report`` updated from the helper's ``lines`` (``go_at``: the pause, epoch seconds)."""
+    armed = 0
+    for line in lines:
+        word, _sep, rest = line.strip().partition(" ")
+        fields = rest.split()
+        if word == "armed" and len(fields) == 4 and fields[3] == "0":
+            armed += 1
+            report.setdefault("taps", {})[fields[0]] = "%s in %s" % (fields[1], fields[2])
+        elif word == "armed" and len(fields) == 4:
+            report.setdefault("errors", []).append(
+                "could not pin %s to %s in %s (bridge fdb rc %s); QEMU's own announcement "
+                "applies" % tuple(fields))
+        elif word == "sent" and go_at is not None:
+            report.update(announced=True, announced_after_pause_ms=round(
+                (float(rest) - go_at) * 1000.0, 1))
+        elif word and word not in ("armed", "sent"):
+            report.setdefault("errors", []).append(line.strip())
+    report["armed"] = "%d of %d NICs" % (armed, len(macs))
+    if go_at is None:
+        report.setdefault("errors", []).append("the source's pause was not seen")
+    return report
+
+
+def reannounce(runner, macs):
     """Send the RARP frames on this host (the guest stayed here after ``go``)."""
-    argv = ["python3", "-c", HELPER]
-    data = "".join("arm %s %s %s\n" % nic for nic in nics) + "go\nend\n"
-    rc, out, _err = runner(argv, check=False, data=data)
+    data = "watch %s\ngo\nend\n" % " ".join(macs)
+    rc, out, _err = runner(["python3", "-c", HELPER], check=False, data=data)
     return rc == 0 and "sent " in out

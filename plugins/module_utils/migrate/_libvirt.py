@@ -239,34 +239,25 @@ class LibvirtDriver(MigrationDriver):
 
         announcer.callback = self.sconn.domainEventRegisterAny(
             dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, paused, None)
-        announcer.start()
+        # the helper finds the incoming taps by itself (the destination's libvirt answers a
+        # lookup of the incoming domain only late in the move)
+        announcer.start(mac for mac, _tap, _bridge in bridge_nics(dom.XMLDesc(0)))
         return announcer
-
-    def _arm(self, announcer, wait=5.0):
-        """Once the incoming domain has its taps on the destination: pin them (True = done)."""
-        try:
-            nics = bridge_nics(self.dconn.lookupByName(self.p["domain"]).XMLDesc(0))
-        except self.lv.libvirtError:
-            return False
-        if any(tap is None for _mac, tap, _bridge in nics):
-            return False
-        announcer.arm(nics, wait)
-        return True
 
     def _announce_end(self, announcer, failed):
         self.sconn.domainEventDeregisterAny(announcer.callback)
         report = announcer.finish()
         dom = self._lookup(self.sconn) if failed and announcer.go_at else None
         if dom is not None:
-            nics = [nic for nic in bridge_nics(dom.XMLDesc(0)) if nic[1]]
-            report["source_reannounced"] = reannounce(self.runner, nics)
+            macs = [mac for mac, tap, _bridge in bridge_nics(dom.XMLDesc(0)) if tap]
+            report["source_reannounced"] = reannounce(self.runner, macs)
         return report
 
     def migrate(self):
         dom = self.sconn.lookupByName(self.p["domain"])
         announcer, stats = self._announcer(dom), None
         try:
-            stats = self._migrate(dom, announcer)
+            stats = self._migrate(dom)
         finally:
             if announcer is not None:
                 report = self._announce_end(announcer, stats is None)
@@ -274,9 +265,8 @@ class LibvirtDriver(MigrationDriver):
             stats["announce"] = report
         return stats
 
-    def _migrate(self, dom, announcer):
+    def _migrate(self, dom):
         flags, params, outcome = self.flags(dom), self.params(), {}
-        armed = announcer is None
         downtime_set = not self.p.get("max_downtime_ms") or self._set_downtime(dom)
 
         def work():
@@ -288,19 +278,9 @@ class LibvirtDriver(MigrationDriver):
             except self.lv.libvirtError as exc:
                 outcome["error"] = str(exc)
 
-        def arm():
-            # its own thread: asking the destination for the incoming domain's XML can block
-            # while that daemon is busy with the migration, and the timeout must still abort
-            while thread.is_alive() and not self._arm(announcer):
-                time.sleep(0.01)
-
         thread = threading.Thread(target=work)
         deadline = time.time() + (self.p.get("timeout") or 0)
         thread.start()
-        armer = None if armed else threading.Thread(target=arm)
-        if armer is not None:
-            armer.daemon = True
-            armer.start()
         aborted = False
         while thread.is_alive():
             thread.join(0.05)
@@ -312,8 +292,6 @@ class LibvirtDriver(MigrationDriver):
                     aborted = True
                 except self.lv.libvirtError:
                     pass
-        if armer is not None:
-            armer.join(15)
         if aborted:
             raise MigrationError("migration timed out after %s s: job aborted (%s)"
                                  % (self.p["timeout"], outcome.get("error", "no error")))

@@ -7,7 +7,9 @@ bridge in tests/integration/test_migrate_announce.py)."""
 from __future__ import annotations
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
-from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import bridge_nics
+from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
+    bridge_nics, parse_report,
+)
 
 fixture = fixture_reader("migrate")
 
@@ -32,3 +34,24 @@ def test_bridge_nics_of_a_running_domain():
 
 def test_an_inactive_definition_has_no_taps():
     assert bridge_nics(fixture("libvirt_domain.xml")) == [("52:54:00:5a:10:01", None, "br0")]
+
+
+def test_report_of_an_announced_move():
+    lines = ["Warning: Permanently added '198.51.100.42'", "armed 52:54:00:5b:00:3d vnet4 br0 0",
+             "sent 1000.0125"]
+    report = parse_report({"mode": "at_switchover", "announced": False},
+                          ["52:54:00:5b:00:3d"], 1000.0, lines)
+    assert report == {"mode": "at_switchover", "announced": True, "armed": "1 of 1 NICs",
+                      "announced_after_pause_ms": 12.5,
+                      "taps": {"52:54:00:5b:00:3d": "vnet4 in br0"},
+                      "errors": ["Warning: Permanently added '198.51.100.42'"]}
+
+
+def test_report_of_a_pin_that_failed_and_a_pause_not_seen():
+    report = parse_report({"announced": False}, ["52:54:00:00:00:01", "52:54:00:00:00:02"], None,
+                          ["armed 52:54:00:00:00:01 vnet0 br0 0",
+                           "armed 52:54:00:00:00:02 vnet1 br1 255"])
+    assert report["armed"] == "1 of 2 NICs" and not report["announced"]
+    assert report["errors"] == [
+        "could not pin 52:54:00:00:00:02 to vnet1 in br1 (bridge fdb rc 255); QEMU's own "
+        "announcement applies", "the source's pause was not seen"]
