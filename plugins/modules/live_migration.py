@@ -159,12 +159,12 @@ options:
       - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo request that reaches the source between its
         pause and that moment dies with the source's tap (at 100 ms pings, about two moves in five lost one here).
       - V(at_switchover) - the destination host announces the guest as soon as libvirt reports the source paused for the switchover.
-        A helper started there over O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and iproute2
-        C(bridge)) watches for the incoming domain's taps (libvirt gives a tap the guest's MAC with C(fe) as its first byte),
-        pins each guest MAC to its new tap in its bridge (C(bridge fdb replace ... static sticky)) while the incoming domain
-        waits, then sends the RARP frames through that bridge. Frames for the guest wait in the destination's tap and reach
-        it when it resumes - late, not lost. The pinned entries are removed at the end; a migration that fails after the
-        announcement is announced again from the source. For guests with bridged NICs.
+        A helper started there over O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and iproute2 C(bridge))
+        finds the incoming domain's taps (the guest's MAC with C(fe) as first byte, libvirt's rule), pins each MAC to its tap in its bridge
+        (C(bridge fdb replace ... static sticky)) while the incoming domain waits, and sends the RARP frames through that bridge on the
+        pause (told by one UDP datagram with a random token to a port it opens, and over ssh). Frames for the guest wait in the new tap
+        and reach it when it resumes - late, not lost. The pins are removed at the end; a migration that fails after the announcement is
+        announced again from the source. For guests with bridged NICs.
       - C(announce) in RV(stats) reports when the frames went out.
     type: str
     choices: [on_resume, at_switchover]
@@ -253,10 +253,9 @@ stats:
       bytes (C(memory_total), C(memory_processed), C(memory_remaining), C(memory_normal_bytes), C(data_total), C(data_remaining)),
       pages (C(memory_constant) zero pages sent as a flag, C(memory_normal) pages sent whole, of C(memory_page_size) bytes),
       C(memory_bps) (bytes/s), C(memory_dirty_rate) (pages/s), C(memory_iteration) (pre-copy passes, QEMU's dirty-sync-count).
-    - With O(announce=at_switchover), C(announce) - C(announced) (bool),
-      C(announced_after_pause_ms) (milliseconds from the pause event to the first frame on
-      the destination; both hosts' clocks), C(armed) (NICs pinned on the destination, e.g. C(1 of 1 NICs)),
-      C(taps) (each MAC's tap and bridge there), C(errors), C(source_reannounced) (after a failure).
+    - With O(announce=at_switchover), C(announce) - C(announced) (bool), C(announced_after_pause_ms) (milliseconds from the pause
+      event to the first frame on the destination; both hosts' clocks), C(go_via) (C(udp) or C(ssh)), C(armed) (NICs pinned on the
+      destination, e.g. C(1 of 1 NICs)), C(taps) (each MAC's tap and bridge there), C(errors), C(source_reannounced) (after a failure).
     - With O(mode=cold), C(mode), C(save_file), C(save_ms), C(copy_ms), C(restore_ms).
   returned: success, when migrated
   type: dict

@@ -155,9 +155,47 @@ def test_pin_announce_deliver_and_unpin(bridge):
     assert to_guest
     assert report["announced"] and report["armed"] == "1 of 1 NICs", report
     assert report["taps"] == {MAC: "sbann-t in sbann-br"}, report
+    assert report["go_via"] == "ssh", report
     assert 0 <= report["announced_after_pause_ms"] < 1000, report
     assert "errors" not in report, report
     assert not any("sticky" in line for line in fdb())
+
+
+def test_go_by_udp(bridge):
+    """``go`` as a datagram to the helper's port (the destination's address given): link-local
+    IPv6 between the root namespace and the bridge, so that no routed address is involved."""
+    sh(*IN_NS, "ip", "addr", "add", "fe80::5b:1/64", "dev", "sbann-br", "nodad")
+    sh("ip", "addr", "add", "fe80::5b:2/64", "dev", "sbann-n", "nodad")
+    bridge()
+    announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
+    assert announcer.start([MAC], "fe80::5b:1%sbann-n")
+    try:
+        assert armed()
+        end = time.time() + 5
+        while len(announcer.udp) < 3 and time.time() < end:
+            time.sleep(0.02)  # the helper's "udp PORT"
+        with raw("sbann-n") as net:
+            with announcer.lock:  # the ssh line cannot get through first
+                announcer.go_at = time.time()
+                announcer.udp[0].sendto(b"go " + announcer.token.encode(), announcer.udp[2])
+                rarps = received(net, is_rarp, 1.0)
+    finally:
+        report = announcer.finish()
+    assert len(rarps) == 3
+    assert report["announced"] and report["go_via"] == "udp", report
+    # a datagram without the token does nothing
+    stranger = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
+    assert stranger.start([MAC], "fe80::5b:1%sbann-n")
+    try:
+        assert armed()
+        end = time.time() + 5
+        while len(stranger.udp) < 3 and time.time() < end:
+            time.sleep(0.02)
+        with raw("sbann-n") as net:
+            stranger.udp[0].sendto(b"go 0123", stranger.udp[2])
+            assert not received(net, is_rarp, 0.5)
+    finally:
+        assert not stranger.finish()["announced"]
 
 
 def test_without_a_pause_nothing_is_announced_and_the_pin_goes(bridge):

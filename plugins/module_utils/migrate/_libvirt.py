@@ -241,7 +241,7 @@ class LibvirtDriver(MigrationDriver):
             dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, paused, None)
         # the helper finds the incoming taps by itself (the destination's libvirt answers a
         # lookup of the incoming domain only late in the move)
-        announcer.start(mac for mac, _tap, _bridge in bridge_nics(dom.XMLDesc(0)))
+        announcer.start([mac for mac, _tap, _bridge in bridge_nics(dom.XMLDesc(0))], host)
         return announcer
 
     def _announce_end(self, announcer, failed):

@@ -38,11 +38,11 @@ def test_an_inactive_definition_has_no_taps():
 
 def test_report_of_an_announced_move():
     lines = ["Warning: Permanently added '198.51.100.42'", "armed 52:54:00:5b:00:3d vnet4 br0 0",
-             "sent 1000.0125"]
+             "udp 40000", "sent 1000.0125 udp"]
     report = parse_report({"mode": "at_switchover", "announced": False},
                           ["52:54:00:5b:00:3d"], 1000.0, lines)
     assert report == {"mode": "at_switchover", "announced": True, "armed": "1 of 1 NICs",
-                      "announced_after_pause_ms": 12.5,
+                      "announced_after_pause_ms": 12.5, "go_via": "udp",
                       "taps": {"52:54:00:5b:00:3d": "vnet4 in br0"},
                       "errors": ["Warning: Permanently added '198.51.100.42'"]}
 
