@@ -154,6 +154,7 @@ def test_round_trip_announced_at_switchover(domain, hv1, hv2):
         # the helper found the incoming tap by its address (libvirt 9 and 11 alike)
         assert announce["announced"] and announce["armed"] == "1 of 1 NICs", announce
         assert list(announce["taps"]) == [mac] and " in br0" in announce["taps"][mac], announce
+        assert announce["go_via"] == "udp", announce  # the datagram beat the ssh line
         assert 0 <= announce["announced_after_pause_ms"] < 1000, announce
         # the pin on the destination's bridge is gone (the bridge learns the guest again)
         fdb = host.check_output("bridge fdb show br br0 | grep -i '^%s ' || true" % mac)
