@@ -129,7 +129,7 @@ def test_pin_announce_deliver_and_unpin(bridge):
     announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
     assert announcer.start([MAC])
     try:
-        time.sleep(0.3)
+        assert announcer.wait_ready()
         bridge()  # the incoming tap appears while the helper watches
         assert armed()
         pinned = " ".join(fdb())
@@ -170,10 +170,8 @@ def test_go_by_udp(bridge):
     announcer = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
     assert announcer.start([MAC], "fe80::5b:1%sbann-n")
     try:
+        assert announcer.wait_ready() and len(announcer.udp) == 3  # its "udp PORT" came first
         assert armed()
-        end = time.time() + 5
-        while len(announcer.udp) < 3 and time.time() < end:
-            time.sleep(0.02)  # the helper's "udp PORT"
         with raw("sbann-n") as net:
             with announcer.lock:  # the ssh line cannot get through first
                 announcer.go_at = time.time()
@@ -187,10 +185,7 @@ def test_go_by_udp(bridge):
     stranger = SwitchoverAnnouncer(IN_NS + ["sh", "-c"])
     assert stranger.start([MAC], "fe80::5b:1%sbann-n")
     try:
-        assert armed()
-        end = time.time() + 5
-        while len(stranger.udp) < 3 and time.time() < end:
-            time.sleep(0.02)
+        assert stranger.wait_ready() and armed()
         with raw("sbann-n") as net:
             stranger.udp[0].sendto(b"go 0123", stranger.udp[2])
             assert not received(net, is_rarp, 0.5)

@@ -49,8 +49,8 @@ import time
 import xml.etree.ElementTree as ET
 
 # The destination's side. Lines in: "watch MAC...", "udp TOKEN 4|6", "go", "end" (or EOF); a
-# datagram "go TOKEN" on its UDP port. Lines out: "armed MAC TAP BRIDGE rc", "udp PORT",
-# "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
+# datagram "go TOKEN" on its UDP port. Lines out: "udp PORT", "ready", "armed MAC TAP BRIDGE
+# rc", "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
 HELPER = r'''
 import os, select, socket, struct, subprocess, time
 SYS = "/sys/class/net/"
@@ -118,6 +118,7 @@ try:
             words = line.decode().split()
             if words[:1] == ["watch"]:
                 watch.extend(m.lower() for m in words[1:] if m.lower() not in watch)
+                print("ready", flush=True)
             elif words[:1] == ["udp"] and len(words) == 3:
                 token = words[1].encode()
                 udp = socket.socket(socket.AF_INET6 if words[2] == "6" else socket.AF_INET,
@@ -165,6 +166,7 @@ class SwitchoverAnnouncer(object):
         self.remote = list(remote)
         self.proc, self.reader, self.macs, self.go_at = None, None, [], None
         self.lines, self.udp, self.token = [], None, os.urandom(16).hex()
+        self.ready, self.ended = threading.Event(), False
         self.lock = threading.Lock()
         self.report = {"mode": "at_switchover", "announced": False}
 
@@ -190,19 +192,26 @@ class SwitchoverAnnouncer(object):
                 self.udp = (socket.socket(family, socket.SOCK_DGRAM), sockaddr)
             except OSError:
                 self.udp = None
-        ok = self._send("watch %s" % " ".join(self.macs))
         if self.udp is not None:
             self._send("udp %s %s" % (self.token, 6 if family == socket.AF_INET6 else 4))
-        return ok
+        return self._send("watch %s" % " ".join(self.macs))
+
+    def wait_ready(self, timeout=5.0):
+        """Wait (at most ``timeout`` s: an ssh login) until the helper watches; True if it does."""
+        return self.ready.wait(timeout) and not self.ended
 
     def _read_lines(self):
         for raw in iter(self.proc.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").strip()
             self.lines.append(line)
             word, _sep, rest = line.partition(" ")
-            if word == "udp" and rest.isdigit() and self.udp is not None:
+            if word == "ready":
+                self.ready.set()
+            elif word == "udp" and rest.isdigit() and self.udp is not None:
                 sock, sockaddr = self.udp[:2]  # the helper's port in the address (IPv6: + scope)
                 self.udp = (sock, sockaddr, sockaddr[:1] + (int(rest),) + sockaddr[2:])
+        self.ended = True  # the helper ended (or never started): nobody waits for "ready"
+        self.ready.set()
 
     def _send(self, text):
         with self.lock:  # go() comes from libvirt's event thread
@@ -259,7 +268,7 @@ def parse_report(report, macs, go_at, lines):
                 (float(fields[0]) - go_at) * 1000.0, 1))
             if len(fields) > 1:
                 report["go_via"] = fields[1]
-        elif word and word not in ("armed", "sent", "udp"):
+        elif word and word not in ("armed", "sent", "udp", "ready"):
             report.setdefault("errors", []).append(line.strip())
     report["armed"] = "%d of %d NICs" % (armed, len(macs))
     if go_at is None:

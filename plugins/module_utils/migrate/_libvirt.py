@@ -242,6 +242,10 @@ class LibvirtDriver(MigrationDriver):
         # the helper finds the incoming taps by itself (the destination's libvirt answers a
         # lookup of the incoming domain only late in the move)
         announcer.start([mac for mac, _tap, _bridge in bridge_nics(dom.XMLDesc(0))], host)
+        # before the move starts: a helper still logging in could only announce late
+        if not announcer.wait_ready():
+            announcer.report.setdefault("errors", []).append(
+                "the helper on the destination did not answer within 5 s; the move went on")
         return announcer
 
     def _announce_end(self, announcer, failed):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
-    bridge_nics, parse_report,
+    SwitchoverAnnouncer, bridge_nics, parse_report,
 )
 
 fixture = fixture_reader("migrate")
@@ -55,3 +55,11 @@ def test_report_of_a_pin_that_failed_and_a_pause_not_seen():
     assert report["errors"] == [
         "could not pin 52:54:00:00:00:02 to vnet1 in br1 (bridge fdb rc 255); QEMU's own "
         "announcement applies", "the source's pause was not seen"]
+
+
+def test_a_helper_that_cannot_start_is_not_waited_for():
+    announcer = SwitchoverAnnouncer(["false"])  # as an ssh that cannot log in
+    announcer.start(["52:54:00:00:00:01"])
+    assert not announcer.wait_ready(timeout=30)  # returns at the helper's end, not after 30 s
+    report = announcer.finish()
+    assert report["armed"] == "0 of 1 NICs" and not report["announced"]
