@@ -159,12 +159,12 @@ options:
       - V(on_resume) - QEMU announces the guest when the destination resumes it. An echo request that reaches the source between its
         pause and that moment dies with the source's tap (at 100 ms pings, about two moves in five lost one here).
       - V(at_switchover) - the destination host announces the guest as soon as libvirt reports the source paused for the switchover.
-        A helper started there over O(ssh_command) (as the user of O(destination_uri), else root; needs C(python3) and iproute2 C(bridge))
-        finds the incoming domain's taps (the guest's MAC with C(fe) as first byte, libvirt's rule), pins each MAC to its tap in its bridge
-        (C(bridge fdb replace ... static sticky)) while the incoming domain waits, and sends the RARP frames through that bridge on the
-        pause (told by one UDP datagram with a random token to a port it opens, and over ssh). Frames for the guest wait in the new tap
-        and reach it when it resumes - late, not lost. The pins are removed at the end; a migration that fails after the announcement is
-        announced again from the source. For guests with bridged NICs.
+        A helper started there over O(ssh_command) (user of O(destination_uri), else root; needs C(python3), iproute2 C(bridge); the move
+        starts once it answers, at most 5 s) finds the incoming domain's taps (the guest's MAC with C(fe) as first byte, libvirt's rule),
+        pins each MAC to its tap in its bridge (C(bridge fdb replace ... static sticky)) while the incoming domain waits, and sends the
+        RARP frames through that bridge on the pause (told by one UDP datagram with a random token to a port it opens, and over ssh).
+        Frames for the guest wait in the new tap and reach it when it resumes - late, not lost. The pins are removed at the end; a
+        migration that fails after the announcement is announced again from the source. For guests with bridged NICs.
       - C(announce) in RV(stats) reports when the frames went out.
     type: str
     choices: [on_resume, at_switchover]
