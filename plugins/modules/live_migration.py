@@ -162,7 +162,7 @@ options:
         A helper started there over O(ssh_command) (user of O(destination_uri), else root; needs C(python3), iproute2 C(bridge); the move
         starts once it answers, at most 5 s) finds the incoming domain's taps (the guest's MAC with C(fe) as first byte, libvirt's rule),
         pins each MAC to its tap in its bridge (C(bridge fdb replace ... static sticky)) while the incoming domain waits, and sends the
-        RARP frames through that bridge on the pause (told by one UDP datagram with a random token to a port it opens, and over ssh).
+        RARP frames through that bridge on the pause (told by a UDP datagram with a random token to a port it opens there, and by ssh).
         Frames for the guest wait in the new tap and reach it when it resumes - late, not lost. The pins are removed at the end; a
         migration that fails after the announcement is announced again from the source. For guests with bridged NICs.
       - C(announce) in RV(stats) reports when the frames went out.

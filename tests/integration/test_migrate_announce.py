@@ -24,7 +24,7 @@ import time
 import pytest
 
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
-    SwitchoverAnnouncer, reannounce,
+    HELPER, SwitchoverAnnouncer, reannounce,
 )
 
 pytestmark = pytest.mark.integration
@@ -191,6 +191,31 @@ def test_go_by_udp(bridge):
             assert not received(net, is_rarp, 0.5)
     finally:
         assert not stranger.finish()["announced"]
+
+
+def test_go_port_only_on_the_given_address(bridge):
+    """The helper's UDP port listens on the address the source reaches it at, not on every
+    address of the host (the namespace's loopback here; the datagram sent from inside)."""
+    bridge()
+    sh(*IN_NS, "ip", "link", "set", "lo", "up")
+    helper = subprocess.Popen(IN_NS + ["python3", "-c", HELPER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        helper.stdin.write("udp sesame 4 127.0.0.1\nwatch %s\n" % MAC)
+        helper.stdin.flush()
+        port = int(helper.stdout.readline().split()[1])
+        assert helper.stdout.readline().strip() == "ready"
+        assert armed()
+        listening = subprocess.run(IN_NS + ["ss", "-Hunl"], check=True, capture_output=True,
+                                   text=True).stdout.split()
+        assert "127.0.0.1:%d" % port in listening and "0.0.0.0:%d" % port not in listening
+        with raw("sbann-n") as net:
+            sh(*IN_NS, "python3", "-c", "import socket; socket.socket(socket.AF_INET, "
+               "socket.SOCK_DGRAM).sendto(b'go sesame', ('127.0.0.1', %d))" % port)
+            assert len(received(net, is_rarp, 1.0)) == 3
+    finally:
+        out = helper.communicate("end\n", timeout=20)[0]
+    assert "sent " in out and out.split("sent ")[1].split()[1] == "udp", out
 
 
 def test_without_a_pause_nothing_is_announced_and_the_pin_goes(bridge):

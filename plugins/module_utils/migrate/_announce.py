@@ -48,7 +48,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
-# The destination's side. Lines in: "watch MAC...", "udp TOKEN 4|6", "go", "end" (or EOF); a
+# The destination's side. Lines in: "watch MAC...", "udp TOKEN 4|6 ADDRESS", "go", "end" (or EOF); a
 # datagram "go TOKEN" on its UDP port. Lines out: "udp PORT", "ready", "armed MAC TAP BRIDGE
 # rc", "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
 HELPER = r'''
@@ -119,11 +119,14 @@ try:
             if words[:1] == ["watch"]:
                 watch.extend(m.lower() for m in words[1:] if m.lower() not in watch)
                 print("ready", flush=True)
-            elif words[:1] == ["udp"] and len(words) == 3:
+            elif words[:1] == ["udp"] and len(words) == 4:
                 token = words[1].encode()
                 udp = socket.socket(socket.AF_INET6 if words[2] == "6" else socket.AF_INET,
                                     socket.SOCK_DGRAM)
-                udp.bind(("", 0))
+                try:  # only the address the source reaches us at
+                    udp.bind((words[3], 0))
+                except OSError:  # e.g. link-local: its scope here is not the source's
+                    udp.bind(("", 0))
                 print("udp %d" % udp.getsockname()[1], flush=True)
             elif words == ["go"]:
                 if not gone:
@@ -174,8 +177,8 @@ class SwitchoverAnnouncer(object):
         """Start the helper and give it the MACs to watch for (it arms each by itself).
 
         ``host`` (the destination's address): ``go`` also travels as one UDP datagram to a port
-        the helper opens there (with a random token), which skips the ssh hops of the ssh pipe
-        (measured: 1-10 ms under load); the ssh line stays as the fallback.
+        the helper opens there on that address only (with a random token), which skips the ssh
+        hops of the ssh pipe (measured: 1-10 ms under load); the ssh line stays as the fallback.
         """
         self.macs = [mac.lower() for mac in macs]
         # a long-lived conversation: not a job for the one-shot command runner
@@ -193,7 +196,8 @@ class SwitchoverAnnouncer(object):
             except OSError:
                 self.udp = None
         if self.udp is not None:
-            self._send("udp %s %s" % (self.token, 6 if family == socket.AF_INET6 else 4))
+            self._send("udp %s %s %s" % (self.token, 6 if family == socket.AF_INET6 else 4,
+                                         self.udp[1][0].partition("%")[0]))
         return self._send("watch %s" % " ".join(self.macs))
 
     def wait_ready(self, timeout=5.0):
