@@ -34,9 +34,8 @@ description:
   - Idempotent - when the domain already runs on the destination and not on the source, nothing is done and C(changed) is false.
   - The xl and xm drivers run on the source dom0 (delegate the task to it) and reach the destination with O(ssh_command) as root,
     the ssh trust the role C(sanboot.lab.xen_relocation) sets up.
-  - "Refused before any host is asked: O(source), O(destination), O(domain) starting with C(-),
-    hosts with blanks, control or shell characters, such URIs, a bad O(ssh_command). Each ssh
-    command line built here has C(--) before the host."
+  - "Refused before any host is asked: O(source), O(destination), O(domain) starting with C(-), hosts with blanks, control or shell
+    characters, such URIs, a bad O(ssh_command). Each ssh command line built here has C(--) before the host."
 author:
   - sanboot.lab developers (!UNKNOWN)
 requirements:
@@ -117,8 +116,7 @@ options:
     type: str
   destination_uri:
     description:
-      - libvirt - URI of the destination, opened by the module and, with O(peer2peer), by the
-        source libvirtd. Default C(qemu+ssh://root@DESTINATION/system).
+      - libvirt - URI of the destination, opened by the module and, with O(peer2peer), by the source libvirtd. Default C(qemu+ssh://root@DESTINATION/system).
     type: str
   migrate_uri:
     description:
@@ -164,7 +162,8 @@ options:
         pins each MAC to its tap in its bridge (C(bridge fdb replace ... static sticky)) while the incoming domain waits, and sends the
         RARP frames through that bridge on the pause (told by a UDP datagram with a random token to a port it opens there, and by ssh).
         Frames for the guest wait in the new tap and reach it when it resumes - late, not lost. The pins are removed at the end; a
-        migration that fails after the announcement is announced again from the source. For guests with bridged NICs.
+        migration that fails after the announcement is announced again from the source. For guests with bridged NICs. The helper
+        and the module's libvirt event thread wait at real-time priority (C(SCHED_FIFO) 1; nice -20 where the cgroup forbids it).
       - C(announce) in RV(stats) reports when the frames went out.
     type: str
     choices: [on_resume, at_switchover]
@@ -255,7 +254,8 @@ stats:
       C(memory_bps) (bytes/s), C(memory_dirty_rate) (pages/s), C(memory_iteration) (pre-copy passes, QEMU's dirty-sync-count).
     - With O(announce=at_switchover), C(announce) - C(announced) (bool), C(announced_after_pause_ms) (milliseconds from the pause
       event to the first frame on the destination; both hosts' clocks), C(go_via) (C(udp) or C(ssh)), C(armed) (NICs pinned on the
-      destination, e.g. C(1 of 1 NICs)), C(taps) (each MAC's tap and bridge there), C(errors), C(source_reannounced) (after a failure).
+      destination, e.g. C(1 of 1 NICs)), C(taps) (each MAC's tap and bridge there), C(errors), C(source_reannounced) (after a failure),
+      C(priority) (C(events), C(helper) - C(fifo), C(nice-20) or C(normal), the scheduling each waiting thread got).
     - With O(mode=cold), C(mode), C(save_file), C(save_ms), C(copy_ms), C(restore_ms).
   returned: success, when migrated
   type: dict

@@ -49,8 +49,8 @@ import time
 import xml.etree.ElementTree as ET
 
 # The destination's side. Lines in: "watch MAC...", "udp TOKEN 4|6 ADDRESS", "go", "end" (or EOF); a
-# datagram "go TOKEN" on its UDP port. Lines out: "udp PORT", "ready", "armed MAC TAP BRIDGE
-# rc", "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
+# datagram "go TOKEN" on its UDP port. Lines out: "sched fifo|nice-20|normal", "udp PORT", "ready",
+# "armed MAC TAP BRIDGE rc", "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
 HELPER = r'''
 import os, select, socket, struct, subprocess, time
 SYS = "/sys/class/net/"
@@ -99,6 +99,17 @@ def go(via):
             sock.send(frame)
         if delay == 0:
             print("sent %.6f %s" % (time.time(), via), flush=True)
+def boost():  # the pause -> frame path must not wait for a busy CPU (see raise_priority)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return "fifo"
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, -20)
+            return "nice-20"
+        except (AttributeError, OSError):
+            return "normal"
+print("sched %s" % boost(), flush=True)
 buf, udp, token, gone = b"", None, None, False
 try:
     while True:
@@ -141,6 +152,27 @@ finally:
         if ok:
             fdb("del", mac, tap)
 '''
+
+
+def raise_priority():
+    """Give the calling thread the CPU first when it wakes: ``fifo``, ``nice-20`` or ``normal``.
+
+    The pause -> frame path is two wake-ups (the module's libvirt event thread, the helper);
+    on a loaded host each waited for a busy CPU (measured 1-6 ms from the event to the frame,
+    of a blind window of 6-8 ms). ``SCHED_FIFO`` priority 1 (the lowest real-time one) where
+    the kernel allows it (not in a cgroup without real-time runtime, e.g. an LXC container on
+    cgroup v1), else nice -20. Both threads sleep until the event and end with the move; on Linux
+    both calls with 0 change the calling thread only.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        return "fifo"
+    except (AttributeError, OSError):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, -20)
+            return "nice-20"
+        except (AttributeError, OSError):
+            return "normal"
 
 
 def bridge_nics(domain_xml):
@@ -267,12 +299,14 @@ def parse_report(report, macs, go_at, lines):
             report.setdefault("errors", []).append(
                 "could not pin %s to %s in %s (bridge fdb rc %s); QEMU's own announcement "
                 "applies" % tuple(fields))
+        elif word == "sched":
+            report.setdefault("priority", {})["helper"] = rest.strip()
         elif word == "sent" and go_at is not None:
             report.update(announced=True, announced_after_pause_ms=round(
                 (float(fields[0]) - go_at) * 1000.0, 1))
             if len(fields) > 1:
                 report["go_via"] = fields[1]
-        elif word and word not in ("armed", "sent", "udp", "ready"):
+        elif word and word not in ("armed", "sent", "udp", "ready", "sched"):
             report.setdefault("errors", []).append(line.strip())
     report["armed"] = "%d of %d NICs" % (armed, len(macs))
     if go_at is None:

@@ -37,7 +37,7 @@ from ansible_collections.sanboot.lab.plugins.module_utils.migrate._driver import
     Host, MigrationDriver, MigrationError, version_tuple,
 )
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
-    SwitchoverAnnouncer, bridge_nics, reannounce,
+    SwitchoverAnnouncer, bridge_nics, raise_priority, reannounce,
 )
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt_facts import (
     available_memory_bytes, bandwidth_mib, job_result, listening_ports, parse_capabilities, parse_domain_xml,
@@ -45,7 +45,8 @@ from ansible_collections.sanboot.lab.plugins.module_utils.migrate._libvirt_facts
 )
 
 
-def _run_events(libvirt):
+def _run_events(libvirt, sched):
+    sched.append(raise_priority())  # its wake-up on the pause starts the announcement
     while True:
         libvirt.virEventRunDefaultImpl()
 
@@ -73,10 +74,11 @@ class LibvirtDriver(MigrationDriver):
         self.dst_uri = params["destination_uri"] or (
             "qemu+ssh://root@%s/system" % params["destination"])
         self.sconn = self.dconn = None
+        self.events_sched = []
         if params.get("announce") == "at_switchover":
             # events need libvirt's event loop, registered before any connection is opened
             libvirt.virEventRegisterDefaultImpl()
-            loop = threading.Thread(target=_run_events, args=(libvirt,))
+            loop = threading.Thread(target=_run_events, args=(libvirt, self.events_sched))
             loop.daemon = True
             loop.start()
         # errors reach the module as exceptions; keep libvirt from also printing them
@@ -241,6 +243,7 @@ class LibvirtDriver(MigrationDriver):
             dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, paused, None)
         # the helper finds the incoming taps by itself (the destination's libvirt answers a
         # lookup of the incoming domain only late in the move)
+        announcer.report["priority"] = {"events": (self.events_sched or ["normal"])[0]}
         announcer.start([mac for mac, _tap, _bridge in bridge_nics(dom.XMLDesc(0))], host)
         # before the move starts: a helper still logging in could only announce late
         if not announcer.wait_ready():

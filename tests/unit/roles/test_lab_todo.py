@@ -128,3 +128,14 @@ def test_written_tree_needs_nothing_then_heals_what_changed(lab):
     assert sorted((f["name"], f["path"]) for f in healed["files"]) == [
         ("hv1", "root/.ssh/authorized_keys"), ("hv2", "etc/hostname")]
     assert [h["name"] for h in healed["hostkeys"]] == ["hv1"]
+
+
+@pytest.mark.parametrize("group_sched", [True, False])
+def test_real_time_budget_only_where_the_kernel_keeps_one(group_sched):
+    """A host's rt_runtime_us becomes lxc.cgroup.cpu.rt_runtime_us only on cgroup v1 with RT group
+    scheduling (LXC has no such key on cgroup v2); a host without it gets no line."""
+    hosts = [dict(HOSTS[0], rt_runtime_us=100000), HOSTS[1]]
+    texts = [render("lxc.conf.j2", item=h, __lab_ct_dir="/x", __lab_image_root="/i",
+                    __lab_rt_group_sched=group_sched) for h in hosts]
+    assert ("lxc.cgroup.cpu.rt_runtime_us = 100000" in texts[0].splitlines()) is group_sched
+    assert "rt_runtime_us" not in texts[1]

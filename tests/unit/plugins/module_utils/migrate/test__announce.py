@@ -6,9 +6,12 @@ bridge in tests/integration/test_migrate_announce.py)."""
 
 from __future__ import annotations
 
+import os
+import threading
+
 from _fixtures import fixture_reader  # pylint: disable=wrong-import-order
 from ansible_collections.sanboot.lab.plugins.module_utils.migrate._announce import (
-    SwitchoverAnnouncer, bridge_nics, parse_report,
+    SwitchoverAnnouncer, bridge_nics, parse_report, raise_priority,
 )
 
 fixture = fixture_reader("migrate")
@@ -37,13 +40,14 @@ def test_an_inactive_definition_has_no_taps():
 
 
 def test_report_of_an_announced_move():
-    lines = ["Warning: Permanently added '198.51.100.42'", "armed 52:54:00:5b:00:3d vnet4 br0 0",
+    lines = ["Warning: Permanently added '198.51.100.42'", "sched nice-20",
+             "armed 52:54:00:5b:00:3d vnet4 br0 0",
              "udp 40000", "sent 1000.0125 udp"]
     report = parse_report({"mode": "at_switchover", "announced": False},
                           ["52:54:00:5b:00:3d"], 1000.0, lines)
     assert report == {"mode": "at_switchover", "announced": True, "armed": "1 of 1 NICs",
                       "announced_after_pause_ms": 12.5, "go_via": "udp",
-                      "taps": {"52:54:00:5b:00:3d": "vnet4 in br0"},
+                      "taps": {"52:54:00:5b:00:3d": "vnet4 in br0"}, "priority": {"helper": "nice-20"},
                       "errors": ["Warning: Permanently added '198.51.100.42'"]}
 
 
@@ -63,3 +67,18 @@ def test_a_helper_that_cannot_start_is_not_waited_for():
     assert not announcer.wait_ready(timeout=30)  # returns at the helper's end, not after 30 s
     report = announcer.finish()
     assert report["armed"] == "0 of 1 NICs" and not report["announced"]
+
+
+def test_raise_priority_names_what_the_thread_got():
+    """Real-time where the kernel lets this process have it, else nice -20 (root), else nothing."""
+    got = []
+    thread = threading.Thread(target=lambda: got.append((raise_priority(), os.sched_getscheduler(0),
+                                                         os.getpriority(os.PRIO_PROCESS, 0))))
+    thread.start()
+    thread.join()
+    name, policy, nice = got[0]
+    assert name in ("fifo", "nice-20", "normal")
+    assert (policy == os.SCHED_FIFO) == (name == "fifo")
+    assert name != "nice-20" or nice == -20
+    # only that thread: this one is unchanged
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
