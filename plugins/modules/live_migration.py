@@ -16,8 +16,8 @@ description:
   - Before the guest is touched every precheck runs; the module fails with every failed check in RV(errors) and the guest
     untouched when one fails. The checks are that the domain runs on the source, the destination is not the source (by name, or
     for libvirt an address of the source host), the destination is reachable and accepts migrations (libvirt - a distinct host
-    UUID, and over an ssh URI a free migration port - the port of O(migrate_uri) when it names one, else at least one port of
-    qemu.conf C(migration_port_min)..C(migration_port_max) not held by a listening socket, C(ss -Hltn)); xm -
+    UUID, and over ssh (an ssh URI, or with O(announce=at_switchover)) a free migration port - the port of O(migrate_uri) when it
+    names one, else one of qemu.conf C(migration_port_min)..C(migration_port_max) not held by a listening socket, C(ss -Hltn)); xm -
     C(xend-relocation-server yes), a C(xend-relocation-hosts-allow) that admits the source, xend itself listening on the
     relocation port and no other process holding it), the same CPU architecture and vendor (a running guest cannot move between
     Intel and AMD CPUs), enough free memory on the destination, every guest disk is shared storage the destination can reach (a

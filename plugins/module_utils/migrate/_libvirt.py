@@ -181,10 +181,15 @@ class LibvirtDriver(MigrationDriver):
         return guest, src, dst
 
     def _port_check(self, dst):
-        """The destination's migration port (range) must be free; asked over its ssh URI."""
-        if uri_host(self.dst_uri)[0] != "ssh":
+        """The destination's migration port (range) must be free; asked over ssh - its ssh URI,
+        or the ssh that announce=at_switchover needs anyway (as its helper: URI user, else root)."""
+        transport, user, name = uri_host(self.dst_uri)
+        if transport == "ssh":
+            host = self._host(self.dst_uri, dst["name"])
+        elif self.p.get("announce") == "at_switchover" and name:
+            host = Host(self.runner, "%s@%s" % (user or "root", name), self.p["ssh_command"])
+        else:
             return
-        host = self._host(self.dst_uri, dst["name"])
         rc, out, _err = host.run(["ss", "-Hltn"])
         if rc != 0:
             return

@@ -11,6 +11,7 @@ that changes something is recorded and checked against ``calls``.
 """
 
 import sys
+import time
 import types
 
 import pytest
@@ -112,6 +113,12 @@ class Libvirt(types.ModuleType):
 
     def registerErrorHandler(self, handler, ctx):
         pass
+
+    def virEventRegisterDefaultImpl(self):
+        pass
+
+    def virEventRunDefaultImpl(self):
+        time.sleep(0.05)  # the module's event thread (announce=at_switchover) loops here
 
     def open(self, uri):
         host = self.hosts.get(uri)
