@@ -49,7 +49,7 @@ import time
 import xml.etree.ElementTree as ET
 
 # The destination's side. Lines in: "watch MAC...", "udp TOKEN 4|6 ADDRESS", "go", "end" (or EOF); a
-# datagram "go TOKEN" on its UDP port. Lines out: "sched fifo|nice-20|normal", "udp PORT", "ready",
+# datagram "go TOKEN" on its UDP port. Lines out: "sched fifo|niceN|normal", "udp PORT", "ready",
 # "armed MAC TAP BRIDGE rc", "sent EPOCH udp|ssh", "error TEXT". Runs as root (bridge fdb, AF_PACKET).
 HELPER = r'''
 import os, select, socket, struct, subprocess, time
@@ -99,17 +99,12 @@ def go(via):
             sock.send(frame)
         if delay == 0:
             print("sent %.6f %s" % (time.time(), via), flush=True)
-def boost():  # the pause -> frame path must not wait for a busy CPU (see raise_priority)
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+def sched():  # what HELPER_COMMAND got for us
+    if os.sched_getscheduler(0) == os.SCHED_FIFO:
         return "fifo"
-    except (AttributeError, OSError):
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, -20)
-            return "nice-20"
-        except (AttributeError, OSError):
-            return "normal"
-print("sched %s" % boost(), flush=True)
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    return "nice%d" % nice if nice else "normal"
+print("sched %s" % sched(), flush=True)
 buf, udp, token, gone = b"", None, None, False
 try:
     while True:
@@ -154,6 +149,12 @@ finally:
 '''
 
 
+# How the module starts HELPER on the destination (``sh -c`` over ssh): at SCHED_FIFO 1 where the
+# kernel allows it, else nice -20 - the choice raise_priority makes for the module's own thread.
+HELPER_COMMAND = ('if chrt -f 1 true 2>/dev/null; then p="chrt -f 1"; else p="nice -n -20"; fi; '
+                  'exec $p python3 -c %s' % shlex.quote(HELPER))
+
+
 def raise_priority():
     """Give the calling thread the CPU first when it wakes: ``fifo``, ``nice-20`` or ``normal``.
 
@@ -161,8 +162,8 @@ def raise_priority():
     on a loaded host each waited for a busy CPU (measured 1-6 ms from the event to the frame,
     of a blind window of 6-8 ms). ``SCHED_FIFO`` priority 1 (the lowest real-time one) where
     the kernel allows it (not in a cgroup without real-time runtime, e.g. an LXC container on
-    cgroup v1), else nice -20. Both threads sleep until the event and end with the move; on Linux
-    both calls with 0 change the calling thread only.
+    cgroup v1), else nice -20; the helper gets the same from HELPER_COMMAND. Both sleep until
+    the event and end with the move; on Linux both calls with 0 change the calling thread only.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
@@ -215,7 +216,7 @@ class SwitchoverAnnouncer(object):
         self.macs = [mac.lower() for mac in macs]
         # a long-lived conversation: not a job for the one-shot command runner
         self.proc = subprocess.Popen(
-            self.remote + ["python3 -c %s" % shlex.quote(HELPER)], env=dict(os.environ, LC_ALL="C"),
+            self.remote + [HELPER_COMMAND], env=dict(os.environ, LC_ALL="C"),
             bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.reader = threading.Thread(target=self._read_lines)
         self.reader.daemon = True
