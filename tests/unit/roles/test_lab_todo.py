@@ -139,3 +139,22 @@ def test_real_time_budget_only_where_the_kernel_keeps_one(group_sched):
                     __lab_rt_group_sched=group_sched) for h in hosts]
     assert ("lxc.cgroup.cpu.rt_runtime_us = 100000" in texts[0].splitlines()) is group_sched
     assert "rt_runtime_us" not in texts[1]
+
+
+def render_expr(expr):
+    if lookup_loader.get("ansible.builtin.file") is None:
+        init_plugin_loader()
+    loader = DataLoader()
+    loader.set_basedir(ROLE)
+    return Templar(loader=loader, variables={}).template(expr)
+
+
+def test_real_time_budget_where_this_host_keeps_one():
+    """The role's own test of the host: cgroup v1 with RT group scheduling and PID 1 in the root cpu
+    cgroup (this machine: /sys/fs/cgroup/cpu/cpu.rt_runtime_us, /proc/1/cgroup "1:cpu:/")."""
+    with open(os.path.join(ROLE, "vars", "main.yml"), encoding="utf-8") as f:
+        expr = f.read().split("__lab_rt_group_sched: >-", 1)[1]
+    want = os.path.isfile("/sys/fs/cgroup/cpu/cpu.rt_runtime_us") and any(
+        line.split(":")[1].split(",").count("cpu") and line.split(":", 2)[2] == "/"
+        for line in open("/proc/1/cgroup", encoding="utf-8").read().splitlines() if line.count(":") >= 2)
+    assert render_expr(" ".join(expr.split())) is want
