@@ -22,7 +22,7 @@ def state(lines):
 
 
 def test_a_host_that_trusts_its_peer_already():
-    got = state(["--key present", "--pub", HV1, "--hostkey", "ssh-ed25519 AAAAhost1 root@hv1",
+    got = state(["--key", "present", "--pub", HV1, "--hostkey", "ssh-ed25519 AAAAhost1 root@hv1",
                  "--authorized", "ssh-ed25519 AAAAadmin admin", 'from="198.51.100.0/25" ' + HV2,
                  "--known", "198.51.100.42 ssh-ed25519 AAAAhost2", "hv2 ssh-ed25519 AAAAhost2", ""])
     assert got == {"key": ["present"], "pub": [HV1], "hostkey": ["ssh-ed25519 AAAAhost1 root@hv1"],
@@ -38,7 +38,7 @@ def test_a_host_that_trusts_its_peer_already():
 
 
 def test_a_fresh_host_needs_everything():
-    got = state(["--key missing", "--pub", "--hostkey", "ssh-ed25519 AAAAhost1 root@hv1",
+    got = state(["--key", "missing", "--pub", "--hostkey", "ssh-ed25519 AAAAhost1 root@hv1",
                  "--authorized", "--known"])
     assert got["key"] == ["missing"] and got["pub"] == [] and got["authorized"] == []
     hostvars = {"hv2": {"__libvirt_host_pubkey": HV2, "__libvirt_host_address": "198.51.100.42",
