@@ -108,8 +108,11 @@ test: collection
 test-unit: collection
 	python -m pytest -q tests/unit
 
+# Two pytest-xdist workers (the files that share the host's daemons on one of them, the others
+# side by side: tests/integration/_workers.py); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test-integration: collection
-	python -m pytest -q --durations=25 tests/integration
+	python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadgroup tests/integration
 
 test-sanity: collection
 	tests/sanity/run.sh

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: sanboot.lab contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures shared by the integration tests: the QEMU kernel testbed (see _testbed.py), blocking stdio."""
+"""Fixtures shared by the integration tests: the QEMU kernel testbed (see _testbed.py), blocking stdio;
+the files' groups on pytest-xdist workers (see _workers.py)."""
 
 import os
 import sys
@@ -11,6 +12,20 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _testbed import testbed  # noqa: E402,F401  pylint: disable=unused-import,wrong-import-position
+import _workers  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def pytest_configure(config):
+    """On xdist's controller (``-n N``, N > 0): make what the workers share before they start."""
+    if getattr(config, "workerinput", None) is None and (config.getoption("numprocesses", None) or 0) > 0:
+        _workers.prepare()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the node ids
+def pytest_collection_modifyitems(items):
+    """Each file a unit of work for a worker, the files that share the host's daemons one unit."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_workers.group_of(item.path)))
 
 
 @pytest.fixture(autouse=True)

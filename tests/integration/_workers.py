@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: sanboot.lab contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The integration suite on two pytest-xdist workers (``make test``: ``-n 2 --dist loadgroup``).
+
+A test file is a worker's unit of work, except the files of ``HOST_DAEMONS``: they share something
+of this host and run one after the other on one worker (read from every file, 2026-12-04, issue 13):
+
+- the kernel testbed: one VM, its data disk and its iscsid/multipathd per pytest process, a file
+  lock (/var/lib/sanboot-lab/testbed.lock) that another worker would wait on for the whole session;
+- tgtd control port 87 (test_iscsi_initiator_ipv6, test_san_target_publish_image) and the portal
+  127.0.0.1:3272 (test_iscsi_probe, test_fault_tgtd);
+- the abuse tests' check that hostile input starts or stops no daemon: they compare every tgtd and
+  vblade of the host's mount namespace before and after each case, so no other file may start or
+  stop one meanwhile; and /run/sanboot-vblade, whose files test_abuse_aoe watches;
+- the modules' one-writer guard asks every running tgtd for its stores: a tgtd of another file
+  starting or stopping at that moment would fail the call.
+
+``INDEPENDENT`` files start none of these (their QEMU VMs, namespaces, bridges, taps and addresses
+have names of their own). A new test file has to be put in one of the two lists
+(tests/unit/test_integration_groups.py). Before the workers start, ``prepare`` makes what files of
+both lists would otherwise create at the same time on a fresh machine: the lab bridges and key
+(playbooks/testbed_up.yml, xen_up.yml) and the guest image's cached base root (four files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from _ansible import ansible_env, command, run_json
+
+HOST_DAEMONS = frozenset([
+    # the kernel testbed (and tgtd control port 87)
+    "test_testbed.py", "test_lvm_lun.py", "test_iscsi_initiator_ipv6.py", "test_multipath_failover.py",
+    "test_lvm_root.py", "test_san_target_publish_image.py",
+    # the abuse tests that watch every tgtd and vblade, and /run/sanboot-vblade
+    "test_abuse_aoe.py", "test_abuse_iscsi_probe.py", "test_abuse_live_migration.py", "test_abuse_lvm_lun.py",
+    "test_aoe.py", "test_fault_vblade.py",
+    # files that start or stop tgtd or vblade in the host's mount namespace (portal 127.0.0.1:3272 twice)
+    "test_abuse_iscsi_target.py", "test_fault_tgtd.py", "test_iscsi_initiator_records.py", "test_iscsi_probe.py",
+    "test_iscsi_target.py", "test_iscsi_target_info.py", "test_multipath_root_boot.py",
+])
+
+INDEPENDENT = frozenset([
+    "test_abuse_initramfs_iscsi.py", "test_guest_image_syslinux.py", "test_initramfs_iscsi.py",
+    "test_lab_network_guard.py", "test_live_migration_libvirt.py", "test_live_migration_xen.py",
+    "test_migrate_announce.py", "test_pxe_server.py", "test_xen_real.py", "test_xen_relocation.py",
+    "test_xenserver_iscsi_boot.py",
+])
+
+LAB_KEY = "/var/lib/sanboot-lab/sanboot/ssh/id_ed25519"
+
+
+def group_of(path):
+    """The xdist group of a test file: ``host-daemons`` or the file's own name."""
+    name = os.path.basename(str(path))
+    return "host-daemons" if name in HOST_DAEMONS else name
+
+
+def prepare():
+    """The lab bridges (lab_networks of inventories/local), the lab key and the guest image's base
+    root: made once here, so that two workers never create the same thing at the same time."""
+    role = "ansible.builtin.include_role"
+    play = [{"name": "Prepare what the integration workers share", "hosts": "localhost",
+             "connection": "local", "gather_facts": False,
+             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+             "tasks": [
+                 {"name": "Check the lab networks", role: {"name": "sanboot.lab.lab", "tasks_from": "validate.yml"},
+                  "vars": {"lab_hosts": []}},
+                 {"name": "Create the lab bridges", role: {"name": "sanboot.lab.lab", "tasks_from": "network.yml"}},
+                 {"name": "Create the key directory", "ansible.builtin.file": {
+                     "path": os.path.dirname(LAB_KEY), "state": "directory", "mode": "0700"}},
+                 {"name": "Create the lab key", "ansible.builtin.command": {
+                     "argv": ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sanboot-lab", "-f", LAB_KEY],
+                     "creates": LAB_KEY}},
+                 {"name": "Build or reuse the guest image's base root",
+                  role: {"name": "sanboot.lab.guest_image", "tasks_from": "base"},
+                  "vars": {"guest_image_name": "tests"}},
+             ]}]
+    proc, out = run_json([command("ansible-playbook"), "/dev/stdin"], env=ansible_env(),
+                         input=json.dumps(play))
+    if proc.returncode != 0 or not out:
+        raise RuntimeError("preparing the integration workers failed:\n%s\n%s"
+                           % (proc.stdout[-4000:], proc.stderr[-2000:]))
