@@ -25,7 +25,7 @@ import stat
 
 from ansible_collections.sanboot.lab.plugins.module_utils.common._errors import PlanError
 from ansible_collections.sanboot.lab.plugins.module_utils.common._stores import (
-    StoreError, store_id, tgt_exports, tgtd_control_ports, vblade_exports, vblade_getopt)
+    StoreError, store_id, tgt_exports, tgtd_alive, tgtd_control_ports, vblade_exports, vblade_getopt)
 
 MAX_SHELF = 65534                 # 0xffff is the broadcast shelf (AoE spec r11 §2.3)
 MAX_SLOT = 254                    # 0xff is the broadcast slot
@@ -329,7 +329,7 @@ def tgt_backing_stores(runner):
     try:
         ports = tgtd_control_ports()
         tgtadm = runner.which("tgtadm", required=bool(ports))
-        uses = tgt_exports(lambda argv: runner(argv, check=False), tgtadm, ports)
+        uses = tgt_exports(lambda argv: runner(argv, check=False), tgtadm, ports, tgtd_alive)
     except StoreError as e:
         raise PlanError("path: cannot tell whether tgt exports the store: %s" % e, option="path")
     out = {}

@@ -96,6 +96,11 @@ def tgtd_control_ports(run_dir=TGTD_RUN_DIR):
     return sorted(ports)
 
 
+def tgtd_alive(port, run_dir=TGTD_RUN_DIR):
+    """Whether the tgtd of control port ``port`` still listens (asked as :func:`tgtd_control_ports` does)."""
+    return _listening(os.path.join(run_dir, "socket.%d" % port))
+
+
 def _listening(path, net_unix=PROC_NET_UNIX):
     """Whether a tgtd serves the control socket ``path``, asked WITHOUT connecting to it.
 
@@ -170,13 +175,16 @@ def parse_tgt_luns(text):
     return out
 
 
-def tgt_exports(run, tgtadm, ports):
+def tgt_exports(run, tgtadm, ports, alive=None):
     """Every LUN of the tgtds on ``ports``: dicts with ``kind="tgt"``, ``control_port``.
-    ``run(argv) -> (rc, stdout, stderr)``; a failing tgtadm raises StoreError."""
+    ``run(argv) -> (rc, stdout, stderr)``; a failing tgtadm raises StoreError, unless
+    ``alive(port)`` then says that this tgtd stopped meanwhile (it serves no store any more)."""
     out = []
     for port in ports:
         argv = [tgtadm, "-C", str(port), "--lld", "iscsi", "--op", "show", "--mode", "target"]
         rc, text, err = run(argv)
+        if rc != 0 and alive is not None and not alive(port):
+            continue
         if rc != 0:
             raise StoreError("cannot read the backing stores of the tgtd on control port %d "
                              "(%s: rc %s, %s)" % (port, " ".join(argv), rc, (err or text).strip()))
@@ -284,7 +292,7 @@ def all_exports(run, tgtadm=None, run_dir=TGTD_RUN_DIR, proc="/proc", skip_ports
     if ports and not tgtadm:
         raise StoreError("tgtd listens on control port(s) %s but tgtadm is not installed: "
                          "cannot read its backing stores" % ", ".join(map(str, ports)))
-    return tgt_exports(run, tgtadm, ports) + vblade_exports(proc)
+    return tgt_exports(run, tgtadm, ports, lambda port: tgtd_alive(port, run_dir)) + vblade_exports(proc)
 
 
 def exports_of(path, run, tgtadm=None, run_dir=TGTD_RUN_DIR, proc="/proc", skip_ports=(),

@@ -179,6 +179,22 @@ def test_cannot_tell_fails_loudly(tmp_path, run_dir):
                            proc=str(tmp_path / "noproc"))
 
 
+def test_a_tgtd_that_stops_while_asked_is_left_out(tmp_path, run_dir):
+    """A tgtd listed as listening may stop before tgtadm asks it (another tool's stop, a test's
+    teardown): once its socket is gone it serves no store, and the question goes on."""
+    store = tmp_path / "a.img"
+    store.write_bytes(b"")
+
+    class Stopping(Run):
+        def __call__(self, argv):
+            os.unlink(os.path.join(run_dir, "socket.61"))
+            return super(Stopping, self).__call__(argv)
+
+    run = Stopping(**{"61": (107, "", "tgtadm: can't connect to the tgt daemon")})
+    assert _stores.exports_of(str(store), run, "tgtadm", run_dir=run_dir, proc=make_proc(tmp_path, {})) == []
+    assert len(run.calls) == 1
+
+
 def test_store_key_of_a_store_that_does_not_exist_yet(tmp_path):
     store = tmp_path / "a.img"
     (tmp_path / "link").symlink_to(tmp_path)
