@@ -35,7 +35,7 @@ def test_every_integration_file_is_placed_once():
 
 def test_the_testbed_users_share_the_host_group():
     """The testbed is one VM per pytest process behind a file lock: all its users on one worker."""
-    host, _ = lists()
+    host = lists()[0]
     users = set()
     for path in glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py")):
         with open(path, encoding="utf-8") as f:
