@@ -112,7 +112,7 @@ test-unit: collection
 # side by side: tests/integration/_workers.py); TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= 2
 test-integration: collection
-	python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadgroup tests/integration
+	python -m pytest -q --durations=25 -n $(TEST_WORKERS) tests/integration
 
 test-sanity: collection
 	tests/sanity/run.sh

@@ -21,11 +21,15 @@ def pytest_configure(config):
         _workers.prepare()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the node ids
-def pytest_collection_modifyitems(items):
-    """Each file a unit of work for a worker, the files that share the host's daemons one unit."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_workers.group_of(item.path)))
+def pytest_xdist_make_scheduler(config, log):
+    """On xdist's controller: each file a unit of work, the files that share the host's daemons one."""
+    return _workers.scheduler(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the units in the order they are handed out, the longest first."""
+    if getattr(config, "workerinput", None) is not None:
+        items.sort(key=lambda item: _workers.rank(item.path))
 
 
 @pytest.fixture(autouse=True)

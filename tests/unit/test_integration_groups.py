@@ -20,9 +20,12 @@ def lists():
         tree = ast.parse(f.read())
     found = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            found[node.targets[0].id] = set(ast.literal_eval(node.value.args[0]))
-    return found["HOST_DAEMONS"], found["INDEPENDENT"]
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.Tuple)):
+            value = node.value.args[0] if isinstance(node.value, ast.Call) else node.value
+            found[node.targets[0].id] = list(ast.literal_eval(value))
+    for name, files in found.items():
+        assert len(set(files)) == len(files), "%s names a file twice" % name
+    return set(found["HOST_DAEMONS"]), set(found["INDEPENDENT"])
 
 
 def test_every_integration_file_is_placed_once():
