@@ -29,6 +29,7 @@ import json
 import os
 
 from _ansible import ansible_env, command, run_json
+from _images import cached_guest_root
 
 HOST_DAEMONS = frozenset([
     # the kernel testbed (and tgtd control port 87)
@@ -99,12 +100,10 @@ def prepare():
                  {"name": "Create the lab key", "ansible.builtin.command": {
                      "argv": ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sanboot-lab", "-f", LAB_KEY],
                      "creates": LAB_KEY}},
-                 {"name": "Build or reuse the guest image's base root",
-                  role: {"name": "sanboot.lab.guest_image", "tasks_from": "base"},
-                  "vars": {"guest_image_name": "tests"}},
              ]}]
     proc, out = run_json([command("ansible-playbook"), "/dev/stdin"], env=ansible_env(),
                          input=json.dumps(play))
     if proc.returncode != 0 or not out:
         raise RuntimeError("preparing the integration workers failed:\n%s\n%s"
                            % (proc.stdout[-4000:], proc.stderr[-2000:]))
+    cached_guest_root()

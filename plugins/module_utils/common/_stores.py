@@ -183,9 +183,9 @@ def tgt_exports(run, tgtadm, ports, alive=None):
     for port in ports:
         argv = [tgtadm, "-C", str(port), "--lld", "iscsi", "--op", "show", "--mode", "target"]
         rc, text, err = run(argv)
-        if rc != 0 and alive is not None and not alive(port):
-            continue
         if rc != 0:
+            if alive is not None and not alive(port):
+                continue
             raise StoreError("cannot read the backing stores of the tgtd on control port %d "
                              "(%s: rc %s, %s)" % (port, " ".join(argv), rc, (err or text).strip()))
         for lun in parse_tgt_luns(text):
