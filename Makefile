@@ -28,7 +28,7 @@ COLLECTION_SRC := galaxy.yml README.md COPYING CHANGELOG.md changelogs/changelog
 	-not -path '*/__pycache__/*' 2>/dev/null)
 
 .PHONY: help deps collection lab lab-xen lab-up site lab-down testbed testbed-down test test-unit test-sanity test-lint \
-	test-integration test-molecule bench changelog docs clean
+	test-integration test-molecule test-prepare test-static bench changelog docs clean
 
 help:
 	@echo "make lab        build the embedded lab (LXC hosts on sanbr0) and run playbooks/site.yml on it"
@@ -101,9 +101,24 @@ testbed-down: collection
 	ansible-playbook playbooks/testbed_down.yml
 
 ## ---- tests -------------------------------------------------------------------------------
+# The unit tests first; then what the integration workers and molecule share (the lab bridges and
+# key, the guest and container images: made once, test-prepare); then the integration suite beside
+# sanity, lint and molecule (test-static, one after the other). The integration suite's output
+# comes as one block when it ends. TEST_JOBS=1: one suite after the other.
+TEST_JOBS ?= 2
 test: collection
-	$(MAKE) --no-print-directory test-unit test-sanity test-lint test-molecule test-integration
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-prepare
+	SANBOOT_TEST_PREPARED=1 $(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target test-integration test-static
 	@echo "make test: all suites passed"
+
+test-prepare: collection
+	python tests/integration/_workers.py
+
+test-static: collection
+	$(MAKE) --no-print-directory test-sanity
+	$(MAKE) --no-print-directory test-lint
+	$(MAKE) --no-print-directory test-molecule
 
 test-unit: collection
 	python -m pytest -q tests/unit

@@ -44,8 +44,11 @@ def _files(base):
 
 def processes(names=DAEMONS):
     """``{pid: argv}`` of the running processes whose program is one of ``names``, in this
-    mount namespace (the daemons of LXC lab hosts running beside the tests are not ours)."""
+    mount namespace (the daemons of LXC lab hosts running beside the tests are not ours), except
+    those another pytest-xdist worker started (``PYTEST_XDIST_WORKER`` in their environment: the
+    files of the other worker start and stop their own tgtd meanwhile; tests/integration/_workers.py)."""
     out, ours = {}, os.readlink("/proc/self/ns/mnt")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").encode()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -54,9 +57,14 @@ def processes(names=DAEMONS):
                 continue
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+            if not argv or os.path.basename(argv[0]) not in names:
+                continue
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                started_by = [e[len(b"PYTEST_XDIST_WORKER="):] for e in f.read().split(b"\0")
+                              if e.startswith(b"PYTEST_XDIST_WORKER=")]
         except OSError:
             continue
-        if argv and os.path.basename(argv[0]) in names:
+        if not started_by or started_by[0] == worker:
             out[int(pid)] = tuple(argv)
     return out
 

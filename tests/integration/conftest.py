@@ -16,8 +16,10 @@ import _workers  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def pytest_configure(config):
-    """On xdist's controller (``-n N``, N > 0): make what the workers share before they start."""
-    if getattr(config, "workerinput", None) is None and (config.getoption("numprocesses", None) or 0) > 0:
+    """On xdist's controller (``-n N``, N > 0): make what the workers share before they start
+    (unless ``make test`` did already: SANBOOT_TEST_PREPARED=1)."""
+    if getattr(config, "workerinput", None) is None and (config.getoption("numprocesses", None) or 0) > 0 \
+            and os.environ.get("SANBOOT_TEST_PREPARED") != "1":
         _workers.prepare()
 
 

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: sanboot.lab contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Every integration test file is either run with the files that share the host's daemons or
-declared independent (tests/integration/_workers.py): a new file has to be placed by its author."""
+"""Every integration test file is in one of the groups of tests/integration/_workers.py (the kernel
+testbed's users, the files that share the host's daemons) or declared independent: a new file has
+to be placed by its author."""
 
 from __future__ import annotations
 
@@ -25,24 +26,35 @@ def lists():
             found[node.targets[0].id] = list(ast.literal_eval(value))
     for name, files in found.items():
         assert len(set(files)) == len(files), "%s names a file twice" % name
-    return set(found["HOST_DAEMONS"]), set(found["INDEPENDENT"])
+    return found
 
 
 def test_every_integration_file_is_placed_once():
-    host, independent = lists()
+    found = lists()
+    testbed, host, independent = (set(found[k]) for k in ("TESTBED", "HOST_DAEMONS", "INDEPENDENT"))
     files = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py"))}
-    assert not host & independent
-    assert files - host - independent == set(), "place these in tests/integration/_workers.py"
-    assert (host | independent) - files == set(), "no such test files"
+    assert not testbed & host and not testbed & independent and not host & independent
+    assert files - testbed - host - independent == set(), "place these in tests/integration/_workers.py"
+    assert (testbed | host | independent) - files == set(), "no such test files"
+    units = {"testbed", "host-daemons"} | independent
+    assert set(found["ORDER"]) == units, "ORDER must name every unit once: %s" % (units ^ set(found["ORDER"]))
 
 
-def test_the_testbed_users_share_the_host_group():
-    """The testbed is one VM per pytest process behind a file lock: all its users on one worker."""
-    host = lists()[0]
-    users = set()
+def _files_matching(pattern):
+    out = set()
     for path in glob.glob(os.path.join(ROOT, "tests", "integration", "test_*.py")):
         with open(path, encoding="utf-8") as f:
-            text = f.read()
-        if re.search(r"[(,]\s*testbed\s*[,)]", text):  # a test or fixture taking the fixture
-            users.add(os.path.basename(path))
-    assert users and users <= host, users - host
+            if re.search(pattern, f.read()):
+                out.add(os.path.basename(path))
+    return out
+
+
+def test_the_testbed_users_share_one_group():
+    """The testbed is one VM per pytest process behind a file lock: all its users on one worker."""
+    users = _files_matching(r"[(,]\s*testbed\s*[,)]")   # a test or fixture taking the fixture
+    assert users and users <= set(lists()["TESTBED"]), users - set(lists()["TESTBED"])
+
+
+def test_no_testbed_file_runs_a_vblade():
+    """test_abuse_aoe watches /run/sanboot-vblade: the vblade users share its worker."""
+    assert not _files_matching(r"vblade|aoe_export") & set(lists()["TESTBED"])
