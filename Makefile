@@ -115,10 +115,11 @@ test: collection
 test-prepare: collection
 	python tests/integration/_workers.py
 
+# At a lower CPU priority: beside the integration suite, its QEMU/TCG guests come first.
 test-static: collection
-	$(MAKE) --no-print-directory test-sanity
-	$(MAKE) --no-print-directory test-lint
-	$(MAKE) --no-print-directory test-molecule
+	nice -n 10 $(MAKE) --no-print-directory test-sanity
+	nice -n 10 $(MAKE) --no-print-directory test-lint
+	nice -n 10 $(MAKE) --no-print-directory test-molecule
 
 test-unit: collection
 	python -m pytest -q tests/unit
