@@ -130,8 +130,7 @@ class Rig(object):
         multipath_aliases: [{wwid: "{{ sbmp_wwid }}", alias: %(alias)s}]
 """ % {"iqn": self.iqn, "portals": json.dumps(self.portals), "alias": self.alias, "header": PLAY_HEADER}
         stats = self._playbook(play)
-        self.wwid = self.bed.run("multipathd show maps raw format '%%w %%n' | awk '$2 == \"%s\" {print $1}'"
-                                 % self.alias).stdout.strip()
+        self.wwid = None            # multipathd may build the map after the play (uevents): wait_paths asks
         self.wait_paths(2, timeout=60)
         self.play = play
         return stats
@@ -181,14 +180,18 @@ class Rig(object):
         start = time.monotonic()
         while True:
             try:
-                paths = self.paths(check=False)
+                if not self.wwid:   # the map of the alias, once multipathd has made it
+                    self.wwid = self.bed.run("multipathd show maps raw format '%%w %%n' | awk '$2 == \"%s\" "
+                                             "{print $1}'" % self.alias, check=False, timeout=30).stdout.strip()
+                paths = self.paths(check=False) if self.wwid else []
             except subprocess.TimeoutExpired:
                 paths = []
             good = [p for p in paths if p["dm_state"] == "active" and p["checker"] == "ready"]
             if len(good) >= count:
                 return time.monotonic() - start
             if time.monotonic() - start > timeout:
-                raise AssertionError("%d active paths expected within %d s: %s" % (count, timeout, paths))
+                raise AssertionError("%d active paths of map %s (%s) expected within %d s: %s"
+                                     % (count, self.alias, self.wwid or "not made", timeout, paths))
             time.sleep(1)
 
     def make_filesystem(self):
