@@ -124,8 +124,8 @@ test-static: collection
 test-unit: collection
 	python -m pytest -q tests/unit
 
-# Two pytest-xdist workers (the files that share the host's daemons on one of them, the others
-# side by side: tests/integration/_workers.py); TEST_WORKERS=0 runs the suite in one process.
+# Two pytest-xdist workers (the testbed's users one after the other, the files that share tgtd and
+# vblade too, the others beside them: tests/integration/_workers.py); TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test-integration: collection
 	python -m pytest -q --durations=25 -n $(TEST_WORKERS) tests/integration
