@@ -19,14 +19,15 @@ file, 2026-12-04, issue 13). ``TESTBED``:
   before and after each case, so no file of the same worker may start or stop one meanwhile; and
   /run/sanboot-vblade, whose files test_abuse_aoe watches (no file of ``TESTBED`` runs a vblade).
 
-The two groups use distinct control ports (``TESTBED``: 80, 87, 88) and portals, so they may run
-side by side. The modules' one-writer guard asks every running tgtd for its stores, also those of
-the other group: one that stops meanwhile is left out (``_stores.tgtd_alive``), and none of the
-groups leaves a tgtd that listens without answering. ``INDEPENDENT`` files start none of these
-(their QEMU VMs, namespaces, bridges, taps and addresses have names of their own). A new test file
-has to be put in one of the three lists (tests/unit/test_integration_groups.py). Before the workers
-start, ``prepare`` makes what files would otherwise create at the same time on a fresh machine: the
-lab bridges and key (playbooks/testbed_up.yml, xen_up.yml) and the guest image's cached base root.
+The two groups use distinct control ports (``TESTBED``: 80, 87, 88; checked by
+tests/unit/test_integration_groups.py) and portals, so they may run side by side. The modules'
+one-writer guard asks every running tgtd for its stores, also those of the other group: one that
+stops meanwhile is left out (``_stores.tgtd_alive``), and none of the groups leaves a tgtd that
+listens without answering. ``INDEPENDENT`` files start none of these (their QEMU VMs, namespaces,
+bridges, taps and addresses have names of their own). A new test file has to be put in one of the
+three lists (tests/unit/test_integration_groups.py). Before the workers start, ``prepare`` makes
+what files (and molecule, beside them in ``make test``) would otherwise create at the same time on
+a fresh machine: the lab bridges and key, the guest image's base root and the lab's container image.
 """
 
 from __future__ import annotations

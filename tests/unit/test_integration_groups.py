@@ -58,3 +58,23 @@ def test_the_testbed_users_share_one_group():
 def test_no_testbed_file_runs_a_vblade():
     """test_abuse_aoe watches /run/sanboot-vblade: the vblade users share its worker."""
     assert not _files_matching(r"vblade|aoe_export") & set(lists()["TESTBED"])
+
+
+CONTROL_PORT = re.compile(r'\b(?:CONTROL(?:_PORT)?|PORT)\s*(?:,\s*\w+)?\s*=\s*"?(\d{2,3})(?![\d.])'
+                          r'|\bport, portal = (\d+)|\bTgtd\((\d+)|\bdaemons\((\d+)|\bcontrol_port=(\d+)')
+
+
+def _control_ports(name):
+    with open(os.path.join(ROOT, "tests", "integration", name), encoding="utf-8") as f:
+        return {int(g) for m in CONTROL_PORT.finditer(f.read()) for g in m.groups() if g}
+
+
+def test_the_two_groups_use_distinct_tgtd_control_ports():
+    """TESTBED and HOST_DAEMONS run side by side: a tgtd control port (its socket under
+    /var/run/tgtd) named in a file of one group must not be named in a file of the other."""
+    found = lists()
+    testbed = {p: n for n in found["TESTBED"] for p in _control_ports(n)}
+    host = {p: n for n in found["HOST_DAEMONS"] for p in _control_ports(n)}
+    assert {80, 87, 88} <= set(testbed) and {42, 51, 60, 67, 77} <= set(host), (testbed, host)
+    shared = set(testbed) & set(host)
+    assert not shared, {p: (testbed[p], host[p]) for p in shared}
