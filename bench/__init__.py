@@ -6,4 +6,5 @@
 from __future__ import annotations
 
 BENCHMARKS = ("tgt_throughput", "iscsi_target_scale", "aoe_throughput", "datapath_wire", "migration_announce",
-              "migration_stress", "migration_time", "netboot_time", "xen_times", "multipath_failover", "lab_rerun")
+              "migration_stress", "migration_time", "netboot_time", "xen_times", "multipath_failover", "lab_rerun",
+              "make_test")

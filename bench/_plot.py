@@ -13,7 +13,11 @@
   size: a bar per step);
 - ``datapath_wire``: MB/s per link (MTU, shaping) as grouped bars of TCP, iSCSI and AoE per set;
 - ``xen_times``: boot seconds (Xen hosts, guest4) and the domU clock offset per clocksource
-  variant before and after each cold move.
+  variant before and after each cold move;
+- ``make_test``: a timeline of ``make test``, a bar per suite from its start to its end, the goal
+  (8 min) marked;
+- ``lab_rerun``: seconds per play of each ``make lab`` run, stacked (the 8 largest plays, the
+  rest together), the goals (45 s re-run, 150 s fresh) marked.
 
 A result without such a series gives no plot (``None``). matplotlib runs with the Agg backend.
 """
@@ -186,6 +190,58 @@ def _plot_datapath(plt, data):
     return fig
 
 
+def _plot_make_test(plt, data):
+    rows = [r for r in data.get("results", []) if r.get("start_s") is not None]
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.8))
+    palette = [plt.cm.tab10(i) for i in (0, 1, 2, 4, 5, 6, 7, 8, 9)]   # red only for a failure
+    for n, row in enumerate(rows):
+        color = "tab:red" if row.get("status") else palette[n % len(palette)]
+        ax.barh(n, row["s"], left=row["start_s"], color=color)
+        ax.text(row["end_s"], n, " %.0f s" % row["s"], va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [r["suite"] for r in rows])
+    ax.invert_yaxis()
+    ax.axvline(480, color="grey", linestyle="--", linewidth=1, label="goal: 8 min")
+    ax.set_xlabel("seconds from the start of the run")
+    ax.set_title("make_test: when each suite ran (status != 0 in red)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_lab_rerun(plt, data):
+    runs = data.get("raw", [])
+    totals = {}
+    for run in runs:
+        for name, seconds in run.get("plays", []):
+            totals[name] = max(totals.get(name, 0.0), seconds)
+    top = sorted(totals, key=lambda name: -totals[name])[:8]
+    fig, ax = plt.subplots(figsize=(11, 1.1 * len(runs) + 2.5))
+    for n, run in enumerate(runs):
+        merged = {}
+        for name, seconds in run.get("plays", []):
+            key = name if name in top else "the rest"
+            merged[key] = merged.get(key, 0.0) + seconds
+        left = 0.0
+        for i, key in enumerate(top + ["the rest"]):
+            width = merged.get(key, 0.0)
+            ax.barh(n, width, left=left, color="lightgrey" if key == "the rest" else plt.cm.tab10(i % 10),
+                    label=key[:60] if n == 0 else None)
+            left += width
+        ax.text(left, n, " %.0f s (wall %.0f s, changed=%s)" % (left, run.get("wall_s", 0), run.get("changed")),
+                va="center", fontsize=8)
+    ax.set_yticks(range(len(runs)), [run.get("kind", "run %d" % (n + 1)) for n, run in enumerate(runs)])
+    ax.invert_yaxis()
+    for goal, label in ((45, "goal: re-run 45 s"), (150, "goal: fresh 2 min 30 s")):
+        ax.axvline(goal, color="grey", linestyle="--", linewidth=1)
+        ax.text(goal, 0.03, label + " ", transform=ax.get_xaxis_transform(), rotation=90, ha="right",
+                va="bottom", fontsize=7, color="grey")
+    ax.set_xlabel("seconds (profile_tasks, plays of the same name summed)")
+    ax.set_title("lab_rerun: where a make lab run spends its time")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    fig.tight_layout()
+    return fig
+
+
 def plot(data, png_path):
     """Write the PNG of ``data``'s series to ``png_path``; return the path, or ``None`` (no series)."""
     name = data.get("benchmark", "")
@@ -202,6 +258,10 @@ def plot(data, png_path):
         fig = _plot_datapath(plt, data)
     elif name == "xen_times" and (data.get("boot") or data.get("results")):
         fig = _plot_xen(plt, data)
+    elif name == "make_test" and data.get("results"):
+        fig = _plot_make_test(plt, data)
+    elif name == "lab_rerun" and data.get("raw"):
+        fig = _plot_lab_rerun(plt, data)
     else:
         return None
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)

@@ -57,3 +57,16 @@ def test_no_series_no_plot_and_a_failure_is_only_a_note(tmp_path, capsys):
     # a series the plot cannot draw: Run.report's helper prints a note and returns
     _common.write_plot({"benchmark": "netboot_time", "raw": {"guest1": "not a list"}}, str(tmp_path / "n.png"))
     assert "note: no plot" in capsys.readouterr().out
+
+
+def test_make_test_and_lab_rerun_plots(tmp_path):
+    make = {"benchmark": "make_test", "results": [
+        {"suite": "make test (wall clock)", "start_s": 0.0, "end_s": 900.0, "s": 900.0, "status": 0},
+        {"suite": "unit", "start_s": 5.0, "end_s": 25.0, "s": 20.0, "status": 0},
+        {"suite": "sanity", "start_s": 30.0, "end_s": 120.0, "s": 90.0, "status": 2}]}
+    assert _plot.plot(make, str(tmp_path / "t.png")) == str(tmp_path / "t.png")
+    lab = {"benchmark": "lab_rerun", "raw": [
+        {"kind": "fresh", "wall_s": 491.0, "changed": 120, "plays": [["Build", 25.7], ["Move", 92.5], ["Move", 3.0]]},
+        {"kind": "re-run", "wall_s": 40.0, "changed": 0, "plays": [["Build", 5.0], ["Move", 3.0]]}]}
+    assert _plot.plot(lab, str(tmp_path / "l.png")) == str(tmp_path / "l.png")
+    assert header(tmp_path / "t.png") == header(tmp_path / "l.png") == PNG
