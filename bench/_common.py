@@ -15,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -59,6 +60,40 @@ def run(argv, **kw):
     start = time.monotonic()
     proc = subprocess.run(argv, check=check, **kw)
     return proc, time.monotonic() - start
+
+
+def run_group(argv, timeout, grace=0, **kw):
+    """Run ``argv`` in a session (process group) of its own for at most ``timeout`` seconds.
+
+    Returns ``(status, seconds, timed_out)``. When the time runs out, or this process is
+    interrupted (Ctrl-C), that group only is stopped: SIGKILL at once (``grace`` 0), or SIGTERM
+    and SIGKILL ``grace`` seconds later. ``kw`` goes to :class:`subprocess.Popen`.
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, start_new_session=True, **kw)
+    try:
+        return proc.wait(timeout=timeout), time.monotonic() - start, False
+    except subprocess.TimeoutExpired:
+        _stop_group(proc, grace)
+        return proc.returncode, time.monotonic() - start, True
+    except BaseException:
+        _stop_group(proc, grace)
+        raise
+
+
+def _stop_group(proc, grace):
+    try:
+        if grace:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def deb_versions(*packages):

@@ -16,9 +16,7 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 
 from bench import _common
 
@@ -129,18 +127,12 @@ def budgeted(argv, budget):
     Returns ``(seconds, finished)``; when the budget runs out the process group it started is
     killed (SIGKILL to that group only) and ``finished`` is False.
     """
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        rc = proc.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return time.monotonic() - start, False
+    rc, seconds, timed_out = _common.run_group(argv, budget, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if timed_out:
+        return seconds, False
     if rc != 0:
         raise RuntimeError("%s: rc %d" % (" ".join(argv[:4]), rc))
-    return time.monotonic() - start, True
+    return seconds, True
 
 
 def counts(control_port):

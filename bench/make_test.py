@@ -24,11 +24,10 @@ import argparse
 import base64
 import os
 import re
-import signal
 import subprocess
 import time
 
-from bench._common import RESULTS, ROOT, Run, py_versions
+from bench._common import RESULTS, ROOT, Run, py_versions, run_group
 
 SHELL = os.path.join(ROOT, "bench", "_make_shell.sh")
 SUITES = (("unit", r"pytest\b.*\btests/unit\b"), ("prepare", r"tests/integration/_workers\.py"),
@@ -70,34 +69,12 @@ def parse_output(text):
     return summaries, slowest
 
 
-def stop_group(proc):
-    """SIGTERM to make's process group, SIGKILL after 60 s."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
 def run_make(argv, env, out_path, timeout):
-    """Run make in its own process group; ``(status, wall seconds, timed out)``. The group is
-    stopped after ``timeout`` seconds, and when this process is interrupted (Ctrl-C)."""
-    start = time.monotonic()
+    """Run make in a process group of its own; ``(status, wall seconds, timed out)``. The group is
+    stopped (SIGTERM, SIGKILL a minute later) after ``timeout`` seconds or on Ctrl-C."""
     with open(out_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            status, timed_out = proc.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            stop_group(proc)
-            status, timed_out = proc.returncode, True
-        except BaseException:
-            stop_group(proc)
-            raise
-    return status, time.monotonic() - start, timed_out
+        return run_group(argv, timeout, grace=60, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
 
 
 def main(argv):
