@@ -22,9 +22,9 @@ import argparse
 import os
 import re
 import subprocess
-import time
+import tempfile
 
-from bench._common import ROOT, Run, py_versions
+from bench._common import ROOT, Run, py_versions, run_group
 
 STAMP = re.compile(r"\(([\d:.]+)\)\s+(\d+):(\d+):([\d.]+)\s+\*+\s*$")
 TOP = re.compile(r"^(.*?) -+ ([\d.]+)s$")
@@ -55,29 +55,29 @@ def parse(text):
     return plays, tasks, changed, failed
 
 
+def make(target, timeout, env=None, variables=()):
+    """``make TARGET`` in the repository, its process group stopped after ``timeout`` seconds (or on
+    Ctrl-C); ``(stdout, seconds)``, or RuntimeError with the end of its output."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        rc, seconds, timed_out = run_group(["make", "--no-print-directory", target] + list(variables), timeout,
+                                           grace=60, cwd=ROOT, env=env, stdout=out, stderr=err,
+                                           stdin=subprocess.DEVNULL)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if rc != 0 or timed_out:
+        what = "timed out after %d s" % timeout if timed_out else "failed (rc %d)" % rc
+        raise RuntimeError("make %s %s\n%s\n%s" % (target, what, stdout[-3000:], stderr[-2000:]))
+    return stdout, seconds
+
+
 def one_run(extra, top, kind):
     env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                PROFILE_TASKS_TASK_OUTPUT_LIMIT=str(max(top, 20)), ANSIBLE_FORCE_COLOR="0")
-    argv = ["make", "--no-print-directory", "lab"] + (["LAB_VARS=" + extra] if extra else [])
-    start = time.monotonic()
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=False)
-    wall = time.monotonic() - start
-    if proc.returncode != 0:
-        raise RuntimeError("make lab failed (rc %d)\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
-    plays, tasks, changed, failed = parse(proc.stdout)
+    stdout, wall = make("lab", 3600, env, ["LAB_VARS=" + extra] if extra else [])
+    plays, tasks, changed, failed = parse(stdout)
     return {"kind": kind, "wall_s": round(wall, 1), "changed": changed, "failed": failed, "plays": plays,
             "tasks": tasks[:top]}
-
-
-def lab_down():
-    """``make lab-down``; its wall seconds."""
-    start = time.monotonic()
-    proc = subprocess.run(["make", "--no-print-directory", "lab-down"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError("make lab-down failed (rc %d)\n%s\n%s"
-                           % (proc.returncode, proc.stdout[-3000:], proc.stderr[-2000:]))
-    return round(time.monotonic() - start, 1)
 
 
 def main(argv):
@@ -90,7 +90,7 @@ def main(argv):
     run = Run("lab_rerun", vars(args))
     rows = []
     if args.fresh:
-        rows.append({"run": 0, "what": "make lab-down (wall clock)", "s": lab_down()})
+        rows.append({"run": 0, "what": "make lab-down (wall clock)", "s": round(make("lab-down", 900)[1], 1)})
     raw = [one_run(args.extra, args.top, "fresh" if args.fresh and n == 0 else "re-run") for n in range(args.runs)]
     for n, result in enumerate(raw, 1):
         rows.append({"run": n, "what": "make lab, %s (wall clock)" % result["kind"], "s": result["wall_s"],
